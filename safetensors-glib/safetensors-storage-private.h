@@ -1,0 +1,84 @@
+/* safetensors-storage-private.h
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* A read-only view of the bytes of one file, shared by a SafetensorsFile and
+ * every SafetensorsTensor it hands out, so that tensors stay usable after
+ * the file object is gone. Thread-safe: reads may come from GTask workers.
+ *
+ * Backends: a shared mapping of a local file ("mmap"), pread on a local
+ * descriptor ("fd"), or a GSeekable GInputStream for other GFiles. */
+typedef struct _SafetensorsStorage SafetensorsStorage;
+
+typedef struct
+{
+  void     (*finalize)  (SafetensorsStorage  *self);
+  gboolean (*read)      (SafetensorsStorage  *self,
+                         guint64              offset,
+                         guint8              *buffer,
+                         gsize                len,
+                         GCancellable        *cancellable,
+                         GError             **error);
+  /* Optional: zero-copy slice; NULL means "copy through read". */
+  GBytes  *(*map_range) (SafetensorsStorage  *self,
+                         guint64              offset,
+                         guint64              len);
+} SafetensorsStorageClass;
+
+struct _SafetensorsStorage
+{
+  const SafetensorsStorageClass *klass;
+  char                          *display_name;
+  guint64                        size;
+};
+
+SafetensorsStorage *safetensors_storage_open         (GFile               *file,
+                                                      gboolean             use_mmap,
+                                                      GCancellable        *cancellable,
+                                                      GError             **error);
+SafetensorsStorage *safetensors_storage_ref          (SafetensorsStorage  *self);
+void                safetensors_storage_unref        (SafetensorsStorage  *self);
+const char         *safetensors_storage_get_display_name (SafetensorsStorage *self);
+guint64             safetensors_storage_get_size     (SafetensorsStorage  *self);
+gboolean            safetensors_storage_is_mapped    (SafetensorsStorage  *self);
+gboolean            safetensors_storage_read         (SafetensorsStorage  *self,
+                                                      guint64              offset,
+                                                      guint8              *buffer,
+                                                      gsize                len,
+                                                      GCancellable        *cancellable,
+                                                      GError             **error);
+GBytes             *safetensors_storage_get_bytes    (SafetensorsStorage  *self,
+                                                      guint64              offset,
+                                                      guint64              len,
+                                                      GCancellable        *cancellable,
+                                                      GError             **error);
+
+/* Backend constructors, used by safetensors_storage_open(). */
+SafetensorsStorage *safetensors_storage_mmap_new     (int                  fd,
+                                                      const char          *display_name,
+                                                      guint64              size,
+                                                      GError             **error);
+SafetensorsStorage *safetensors_storage_fd_new       (int                  fd,
+                                                      const char          *display_name,
+                                                      guint64              size);
+SafetensorsStorage *safetensors_storage_stream_new   (GFile               *file,
+                                                      const char          *display_name,
+                                                      GCancellable        *cancellable,
+                                                      GError             **error);
+
+/* For backends: allocates the struct of a backend with refcount 1. */
+gpointer            safetensors_storage_alloc        (gsize                struct_size,
+                                                      const SafetensorsStorageClass *klass,
+                                                      const char          *display_name,
+                                                      guint64              size);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SafetensorsStorage, safetensors_storage_unref)
+
+G_END_DECLS

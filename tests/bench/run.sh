@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the benchmarks against the build in _build (run tools/setup.sh first).
+# Each prints its figures as ratios against a baseline measured in the same
+# run. Needs ~1.1 GB of free space in $TMPDIR (default /tmp).
+set -euo pipefail
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$top"
+meson compile -C _build
+for b in bench-open bench-read; do
+  echo "== $b"
+  "_build/tests/bench/$b"
+done
