@@ -273,6 +273,9 @@ safetensors_file_open (GFile                *file,
       return NULL;
     }
 
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
   self = g_object_new (SAFETENSORS_TYPE_FILE, NULL);
   self->file = g_object_ref (file);
   self->flags = flags;

@@ -16,4 +16,5 @@
 # include "safetensors-slice.h"
 # include "safetensors-tensor.h"
 # include "safetensors-file.h"
+# include "safetensors-writer.h"
 #undef SAFETENSORS_INSIDE

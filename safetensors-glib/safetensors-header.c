@@ -24,6 +24,8 @@
 #include "safetensors-header-private.h"
 #include "safetensors-json-scanner-private.h"
 
+G_STATIC_ASSERT (SAFETENSORS_JSON_MAX_DEPTH == SAFETENSORS_HEADER_MAX_DEPTH);
+
 /* Messages quote names from the file; very long ones are cut. */
 #define MAX_CHARS_IN_MESSAGE 200
 
@@ -67,6 +69,8 @@ typedef struct
   GHashTable             *metadata;
   /* __metadata__ was seen, even as null: a second one is an error. */
   gboolean                has_metadata;
+  /* The dtype of the previous tensor: headers tend to repeat one. */
+  SafetensorsDType        last_dtype;
   /* Dimensions of the shape being read, before they are copied out. */
   guint64                 shape[SAFETENSORS_HEADER_MAX_RANK];
 } HeaderParser;
@@ -131,12 +135,35 @@ header_error (HeaderParser  *p,
   return FALSE;
 }
 
+static void set_tensor_error_valist (GError                      **error,
+                                     SafetensorsError              code,
+                                     const char                   *display_name,
+                                     const SafetensorsTensorInfo  *info,
+                                     const char                   *format,
+                                     va_list                       args) G_GNUC_PRINTF (5, 0);
+
+static void
+set_tensor_error_valist (GError                      **error,
+                         SafetensorsError              code,
+                         const char                   *display_name,
+                         const SafetensorsTensorInfo  *info,
+                         const char                   *format,
+                         va_list                       args)
+{
+  g_autofree char *name = shorten_for_message (info->name);
+  g_autofree char *message = g_strdup_vprintf (format, args);
+
+  g_set_error (error, SAFETENSORS_ERROR, code,
+               "%s: tensor “%s”: %s", display_name, name, message);
+}
+
 static gboolean tensor_error (HeaderParser                 *p,
                               const SafetensorsTensorInfo  *info,
                               GError                      **error,
                               const char                   *format,
                               ...) G_GNUC_PRINTF (4, 5);
 
+/* A schema error in the entry of @info. */
 static gboolean
 tensor_error (HeaderParser                 *p,
               const SafetensorsTensorInfo  *info,
@@ -144,27 +171,31 @@ tensor_error (HeaderParser                 *p,
               const char                   *format,
               ...)
 {
-  g_autofree char *name = shorten_for_message (info->name);
-  g_autofree char *message = NULL;
   va_list args;
 
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  set_tensor_error_valist (error, SAFETENSORS_ERROR_INVALID_JSON, p->display_name, info, format, args);
   va_end (args);
 
-  g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_JSON,
-               "%s: tensor “%s”: %s", p->display_name, name, message);
   return FALSE;
 }
 
-/* Called before reporting a value of the wrong type. The reference reads
- * each value whole before looking at its type, so a syntax error inside it
- * is what it reports; do the same, the message is more useful. */
+/* Reports that the value at the cursor has the wrong type, in the entry of
+ * @info or, without one, in the header. The reference reads each value
+ * whole before looking at its type, so a syntax error inside it is what
+ * it reports: look for one first, the message is more useful too. */
 static gboolean
-skip_bad_value (HeaderParser  *p,
-                GError       **error)
+wrong_type (HeaderParser                 *p,
+            const SafetensorsTensorInfo  *info,
+            GError                      **error,
+            const char                   *complaint)
 {
-  return safetensors_json_scanner_skip_value (&p->scanner, error);
+  if (!safetensors_json_scanner_skip_value (&p->scanner, error))
+    return FALSE;
+
+  if (info != NULL)
+    return tensor_error (p, info, error, "%s", complaint);
+  return header_error (p, error, "%s", complaint);
 }
 
 static gboolean
@@ -192,11 +223,7 @@ parse_u64 (HeaderParser           *p,
   gboolean is_u64;
 
   if (c != '-' && (c < '0' || c > '9'))
-    {
-      if (!skip_bad_value (p, error))
-        return FALSE;
-      return tensor_error (p, info, error, "%s", complaint);
-    }
+    return wrong_type (p, info, error, complaint);
 
   if (!safetensors_json_scanner_read_number (&p->scanner, out, &is_u64, error))
     return FALSE;
@@ -217,13 +244,22 @@ lookup_dtype (HeaderParser           *p,
   g_autofree char *shown = NULL;
   char name[16];
 
+  if (key_is (str, len, safetensors_dtype_to_string (p->last_dtype)))
+    {
+      info->dtype = p->last_dtype;
+      return TRUE;
+    }
+
   /* "F32\u0000" is not "F32". */
   if (len < sizeof name && memchr (str, '\0', len) == NULL)
     {
       memcpy (name, str, len);
       name[len] = '\0';
       if (safetensors_dtype_from_string (name, &info->dtype))
-        return TRUE;
+        {
+          p->last_dtype = info->dtype;
+          return TRUE;
+        }
     }
 
   copy = g_strndup (str, len);
@@ -249,11 +285,7 @@ parse_dtype (HeaderParser           *p,
            lookup_dtype (p, info, str, len, error);
 
   if (c != '{')
-    {
-      if (!skip_bad_value (p, error))
-        return FALSE;
-      return tensor_error (p, info, error, "%s", complaint);
-    }
+    return wrong_type (p, info, error, complaint);
 
   /* serde also takes an enum in its externally tagged spelling, a map
    * whose single key is the variant and whose value is unit:
@@ -271,11 +303,7 @@ parse_dtype (HeaderParser           *p,
     return FALSE;
 
   if (safetensors_json_scanner_peek (s) != 'n')
-    {
-      if (!skip_bad_value (p, error))
-        return FALSE;
-      return tensor_error (p, info, error, "%s", complaint);
-    }
+    return wrong_type (p, info, error, complaint);
   if (!safetensors_json_scanner_read_literal (s, "null", error))
     return FALSE;
 
@@ -302,11 +330,7 @@ parse_shape (HeaderParser           *p,
   g_assert (info->shape == NULL);
 
   if (safetensors_json_scanner_peek (s) != '[')
-    {
-      if (!skip_bad_value (p, error))
-        return FALSE;
-      return tensor_error (p, info, error, "%s", complaint);
-    }
+    return wrong_type (p, info, error, complaint);
 
   if (!safetensors_json_scanner_enter (s, error))
     return FALSE;
@@ -346,11 +370,7 @@ parse_data_offsets (HeaderParser           *p,
   guint n_offsets = 0;
 
   if (safetensors_json_scanner_peek (s) != '[')
-    {
-      if (!skip_bad_value (p, error))
-        return FALSE;
-      return tensor_error (p, info, error, "%s", complaint);
-    }
+    return wrong_type (p, info, error, complaint);
 
   if (!safetensors_json_scanner_enter (s, error))
     return FALSE;
@@ -502,12 +522,7 @@ parse_tensor (HeaderParser  *p,
         return FALSE;
     }
   else
-    {
-      if (!skip_bad_value (p, error))
-        return FALSE;
-      return tensor_error (p, info, error,
-                           "entry must be an object with dtype, shape and data_offsets");
-    }
+    return wrong_type (p, info, error, "entry must be an object with dtype, shape and data_offsets");
 
   g_ptr_array_add (p->tensors, g_steal_pointer (&info));
   return TRUE;
@@ -540,11 +555,7 @@ parse_metadata (HeaderParser  *p,
     return safetensors_json_scanner_read_literal (s, "null", error);
 
   if (c != '{')
-    {
-      if (!skip_bad_value (p, error))
-        return FALSE;
-      return header_error (p, error, "%s", complaint);
-    }
+    return wrong_type (p, NULL, error, complaint);
 
   if (!safetensors_json_scanner_enter (s, error))
     return FALSE;
@@ -561,10 +572,10 @@ parse_metadata (HeaderParser  *p,
       if (safetensors_json_scanner_peek (s) != '"')
         {
           g_autofree char *shown = shorten_for_message (name);
+          g_autofree char *value_complaint =
+            g_strdup_printf ("__metadata__ value of “%s” must be a string", shown);
 
-          if (!skip_bad_value (p, error))
-            return FALSE;
-          return header_error (p, error, "__metadata__ value of “%s” must be a string", shown);
+          return wrong_type (p, NULL, error, value_complaint);
         }
 
       if (!safetensors_json_scanner_read_string (s, &value, &value_len, error))
@@ -593,14 +604,10 @@ parse_document (HeaderParser  *p,
   int c = safetensors_json_scanner_peek (s);
 
   if (c < 0)
-    return safetensors_json_scanner_error (s, error, "the header is empty, expected an object");
+    return safetensors_json_scanner_error (s, error, "unexpected end of input, expected an object");
 
   if (c != '{')
-    {
-      if (!skip_bad_value (p, error))
-        return FALSE;
-      return header_error (p, error, "the header must be a JSON object");
-    }
+    return wrong_type (p, NULL, error, "the header must be a JSON object");
 
   if (!safetensors_json_scanner_enter (s, error))
     return FALSE;
@@ -686,6 +693,40 @@ compare_offsets (gconstpointer a,
   return 0;
 }
 
+static gboolean
+is_sorted_by_offsets (GPtrArray *tensors)
+{
+  for (guint i = 1; i < tensors->len; i++)
+    if (compare_offsets (&tensors->pdata[i - 1], &tensors->pdata[i]) > 0)
+      return FALSE;
+
+  return TRUE;
+}
+
+static gboolean validation_error (GError                      **error,
+                                  SafetensorsError              code,
+                                  const char                   *display_name,
+                                  const SafetensorsTensorInfo  *info,
+                                  const char                   *format,
+                                  ...) G_GNUC_PRINTF (5, 6);
+
+static gboolean
+validation_error (GError                      **error,
+                  SafetensorsError              code,
+                  const char                   *display_name,
+                  const SafetensorsTensorInfo  *info,
+                  const char                   *format,
+                  ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  set_tensor_error_valist (error, code, display_name, info, format, args);
+  va_end (args);
+
+  return FALSE;
+}
+
 /* The reference's Metadata::validate(), check for check: the tensors, in
  * offset order, must tile the data area from 0 and each must be exactly
  * as large as its dtype and shape say. */
@@ -697,8 +738,10 @@ validate_tensors (const char         *display_name,
   guint64 start = 0;
 
   /* Stable, so tensors with equal offsets keep their header order (the
-   * reference's order for them depends on its hash seed). */
-  g_ptr_array_sort (header->tensors, compare_offsets);
+   * reference's order for them depends on its hash seed). Writers usually
+   * list tensors in offset order already. */
+  if (!is_sorted_by_offsets (header->tensors))
+    g_ptr_array_sort (header->tensors, compare_offsets);
 
   for (guint i = 0; i < header->tensors->len; i++)
     {
@@ -706,71 +749,42 @@ validate_tensors (const char         *display_name,
       guint bits = safetensors_dtype_get_bits (info->dtype);
       guint64 n_elements = 1;
       guint64 n_bits;
-      g_autofree char *name = NULL;
 
-      if (info->begin != start || info->end < info->begin)
-        {
-          name = shorten_for_message (info->name);
-          if (info->begin != start)
-            g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_OFFSET,
-                         "%s: tensor “%s” has data offsets [%" G_GUINT64_FORMAT ", %"
-                         G_GUINT64_FORMAT "] but should start at %" G_GUINT64_FORMAT,
-                         display_name, name, info->begin, info->end, start);
-          else
-            g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_OFFSET,
-                         "%s: tensor “%s” has data offsets [%" G_GUINT64_FORMAT ", %"
-                         G_GUINT64_FORMAT "] that end before they begin",
-                         display_name, name, info->begin, info->end);
-          return FALSE;
-        }
+      if (info->begin != start)
+        return validation_error (error, SAFETENSORS_ERROR_INVALID_OFFSET, display_name, info,
+                                 "data offsets [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+                                 "] should start at %" G_GUINT64_FORMAT,
+                                 info->begin, info->end, start);
+      if (info->end < info->begin)
+        return validation_error (error, SAFETENSORS_ERROR_INVALID_OFFSET, display_name, info,
+                                 "data offsets [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+                                 "] end before they begin", info->begin, info->end);
       start = info->end;
 
       /* In order, like the reference's try_fold: a 0 met before an
        * overflow makes the rest harmless. */
       for (guint d = 0; d < info->n_dims; d++)
-        {
-          if (!g_uint64_checked_mul (&n_elements, n_elements, info->shape[d]))
-            {
-              name = shorten_for_message (info->name);
-              g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_VALIDATION_OVERFLOW,
-                           "%s: tensor “%s”: the number of elements of its shape "
-                           "does not fit in 64 bits", display_name, name);
-              return FALSE;
-            }
-        }
+        if (!g_uint64_checked_mul (&n_elements, n_elements, info->shape[d]))
+          return validation_error (error, SAFETENSORS_ERROR_VALIDATION_OVERFLOW, display_name, info,
+                                   "the number of elements does not fit in 64 bits");
 
       if (!g_uint64_checked_mul (&n_bits, n_elements, bits))
-        {
-          name = shorten_for_message (info->name);
-          g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_VALIDATION_OVERFLOW,
-                       "%s: tensor “%s”: its size in bits does not fit in 64 bits",
-                       display_name, name);
-          return FALSE;
-        }
+        return validation_error (error, SAFETENSORS_ERROR_VALIDATION_OVERFLOW, display_name, info,
+                                 "its size in bits does not fit in 64 bits");
 
       if (n_bits % 8 != 0)
-        {
-          name = shorten_for_message (info->name);
-          g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_MISALIGNED_SLICE,
-                       "%s: tensor “%s”: %" G_GUINT64_FORMAT " elements of %s take %"
-                       G_GUINT64_FORMAT " bits, not a whole number of bytes",
-                       display_name, name, n_elements,
-                       safetensors_dtype_to_string (info->dtype), n_bits);
-          return FALSE;
-        }
+        return validation_error (error, SAFETENSORS_ERROR_MISALIGNED_SLICE, display_name, info,
+                                 "%" G_GUINT64_FORMAT " × %s is %" G_GUINT64_FORMAT
+                                 " bits, not a whole number of bytes",
+                                 n_elements, safetensors_dtype_to_string (info->dtype), n_bits);
 
       if (info->end - info->begin != n_bits / 8)
-        {
-          name = shorten_for_message (info->name);
-          g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_TENSOR_INVALID_INFO,
-                       "%s: tensor “%s”: %" G_GUINT64_FORMAT " elements of %s take %"
-                       G_GUINT64_FORMAT " bytes but its data offsets [%" G_GUINT64_FORMAT
-                       ", %" G_GUINT64_FORMAT "] span %" G_GUINT64_FORMAT,
-                       display_name, name, n_elements,
-                       safetensors_dtype_to_string (info->dtype), n_bits / 8,
-                       info->begin, info->end, info->end - info->begin);
-          return FALSE;
-        }
+        return validation_error (error, SAFETENSORS_ERROR_TENSOR_INVALID_INFO, display_name, info,
+                                 "%" G_GUINT64_FORMAT " × %s is %" G_GUINT64_FORMAT " bytes but "
+                                 "its data offsets [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+                                 "] span %" G_GUINT64_FORMAT,
+                                 n_elements, safetensors_dtype_to_string (info->dtype), n_bits / 8,
+                                 info->begin, info->end, info->end - info->begin);
 
       info->n_elements = n_elements;
     }
@@ -790,6 +804,18 @@ validate_utf8 (const guint8 *text,
 {
   const char *p = (const char *) text;
   const char *end = p + len;
+
+  /* Headers are mostly ASCII, which g_utf8_validate_len() goes through a
+   * byte at a time; skip it eight bytes at a time first. */
+  while (end - p >= 8)
+    {
+      guint64 word;
+
+      memcpy (&word, p, sizeof word);
+      if (word & G_GUINT64_CONSTANT (0x8080808080808080))
+        break;
+      p += 8;
+    }
 
   while (p < end)
     {

@@ -9,6 +9,7 @@
  * rule for rule: a file opens here exactly when the reference opens it. */
 
 #include <math.h>
+#include <string.h>
 
 #include "safetensors-error.h"
 #include "safetensors-json-scanner-private.h"
@@ -153,6 +154,22 @@ read_unicode_escape (SafetensorsJsonScanner  *self,
   return TRUE;
 }
 
+/* Whether any of the eight bytes of @word is '"', '\\' or a control
+ * character: the classic "has a zero byte" test, applied to the word
+ * XOR-ed with each delimiter, plus its "has a byte below 0x20" variant. */
+static inline gboolean
+word_ends_fast_path (guint64 word)
+{
+  const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101);
+  const guint64 high_bits = G_GUINT64_CONSTANT (0x8080808080808080);
+  guint64 quote = word ^ (ones * '"');
+  guint64 backslash = word ^ (ones * '\\');
+
+  return ((((quote - ones) & ~quote) |
+           ((backslash - ones) & ~backslash) |
+           ((word - ones * 0x20) & ~word)) & high_bits) != 0;
+}
+
 /* Scans the string whose opening quote is at the cursor. With @out, escapes
  * are decoded into it; without, the string is only validated. The text is
  * valid UTF-8 already, so raw bytes need no decoding: only quotes,
@@ -173,7 +190,17 @@ scan_string (SafetensorsJsonScanner  *self,
 
   for (;;)
     {
-      gunichar ch;
+      gunichar ch = 0;
+
+      while (end - p >= 8)
+        {
+          guint64 word;
+
+          memcpy (&word, p, sizeof word);
+          if (word_ends_fast_path (word))
+            break;
+          p += 8;
+        }
 
       while (p < end && *p != '"' && *p != '\\' && *p >= 0x20)
         p++;

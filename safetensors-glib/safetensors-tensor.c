@@ -460,7 +460,7 @@ safetensors_tensor_get_bytes_finish (SafetensorsTensor  *self,
  * safetensors_tensor_read_slice:
  * @self: a tensor
  * @slice: the selection, in NumPy basic-slicing terms
- * @out_shape: (out) (array length=out_n_dims) (transfer full) (optional):
+ * @out_shape: (out) (array length=out_n_dims) (transfer full) (optional) (nullable):
  *   return location for the shape of the result
  * @out_n_dims: (out) (optional): return location for the number of
  *   dimensions of the result

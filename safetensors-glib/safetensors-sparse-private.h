@@ -1,0 +1,38 @@
+/* safetensors-sparse-private.h
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Writes @len bytes at @offset like pwrite, retrying on short writes and
+ * EINTR, checking @cancellable between chunks. Errors name @display_name. */
+gboolean safetensors_pwrite_all        (int            fd,
+                                        const char    *display_name,
+                                        guint64        offset,
+                                        const guint8  *data,
+                                        gsize          len,
+                                        GCancellable  *cancellable,
+                                        GError       **error);
+
+/* Like safetensors_pwrite_all() into a range known to read as zeros (a
+ * hole, or past the old end): every file-system block of @data that is all
+ * zeros is skipped, so it stays a hole. The bytes read back are the same. */
+gboolean safetensors_pwrite_sparse     (int            fd,
+                                        const char    *display_name,
+                                        guint64        offset,
+                                        const guint8  *data,
+                                        gsize          len,
+                                        guint          block_size,
+                                        GCancellable  *cancellable,
+                                        GError       **error);
+
+/* TRUE when all @len bytes are zero. */
+gboolean safetensors_is_zero           (const guint8  *data,
+                                        gsize          len);
+
+G_END_DECLS

@@ -1,0 +1,1097 @@
+/* safetensors-writer.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <string.h>
+
+#include "safetensors-enums.h"
+#include "safetensors-error.h"
+#include "safetensors-header-writer-private.h"
+#include "safetensors-output-private.h"
+#include "safetensors-writer.h"
+
+/**
+ * SafetensorsWriter:
+ *
+ * Writes a new `.safetensors` file, byte for byte as the reference writer
+ * would: tensors sorted by dtype (descending) then name, packed, compact
+ * JSON with `__metadata__` first, header padded with spaces to a multiple
+ * of 8.
+ *
+ * First declare every tensor with [method@Safetensors.Writer.add_tensor]
+ * (optionally with its data as #GBytes) or
+ * [method@Safetensors.Writer.add_tensor_from_stream], and the metadata.
+ * Then [method@Safetensors.Writer.begin] fixes the layout and writes the
+ * header; data can then be supplied piece by piece with
+ * [method@Safetensors.Writer.write_chunk], in any order for a file, in
+ * layout order for a stream. [method@Safetensors.Writer.finish] writes the
+ * remaining sources and makes the file appear atomically.
+ *
+ * Memory use does not depend on tensor sizes: data goes straight to the
+ * destination. A tensor that receives no data at all reads as zeros (and
+ * costs no disk blocks); one that is only partly written is an error.
+ *
+ * Writing over an existing file goes to a temporary file in the same
+ * folder, renamed into place after fsync; the old file keeps its
+ * permissions, and a failed, cancelled or aborted write leaves it untouched
+ * with no temporary file behind.
+ *
+ * Since: 1.0
+ */
+
+typedef enum
+{
+  STATE_DECLARING,
+  STATE_WRITING,
+  STATE_FINISHING,
+  STATE_DONE,
+  STATE_FAILED,
+} WriterState;
+
+typedef struct
+{
+  SafetensorsTensorInfo *info;
+  GBytes                *data;
+  GInputStream          *stream;
+  guint64                received;
+} PendingTensor;
+
+struct _SafetensorsWriter
+{
+  GObject                 parent_instance;
+
+  SafetensorsWriterFlags  flags;
+  WriterState             state;
+  GPtrArray              *tensors;      /* PendingTensor*, layout order after begin */
+  GHashTable             *by_name;      /* name → PendingTensor* */
+  GHashTable             *metadata;
+  guint64                 reserve;
+
+  /* Fixed by the layout. */
+  GBytes                 *header;
+  guint64                 data_start;
+  guint64                 total_size;
+
+  SafetensorsOutput      *output;
+  guint                   stream_index; /* stream outputs: first unfinished tensor */
+};
+
+G_DEFINE_FINAL_TYPE (SafetensorsWriter, safetensors_writer, G_TYPE_OBJECT)
+
+/* Bounded copies from input streams. */
+#define COPY_CHUNK (1024 * 1024)
+
+static void
+pending_tensor_free (gpointer data)
+{
+  PendingTensor *pending = data;
+
+  safetensors_tensor_info_free (pending->info);
+  g_clear_pointer (&pending->data, g_bytes_unref);
+  g_clear_object (&pending->stream);
+  g_free (pending);
+}
+
+static void
+safetensors_writer_finalize (GObject *object)
+{
+  SafetensorsWriter *self = (SafetensorsWriter *) object;
+
+  /* Dropping an unfinished writer is an abort: the temporary goes away. */
+  g_clear_pointer (&self->output, safetensors_output_free);
+  g_clear_pointer (&self->by_name, g_hash_table_unref);
+  g_clear_pointer (&self->tensors, g_ptr_array_unref);
+  g_clear_pointer (&self->metadata, g_hash_table_unref);
+  g_clear_pointer (&self->header, g_bytes_unref);
+
+  G_OBJECT_CLASS (safetensors_writer_parent_class)->finalize (object);
+}
+
+static void
+safetensors_writer_class_init (SafetensorsWriterClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = safetensors_writer_finalize;
+}
+
+static void
+safetensors_writer_init (SafetensorsWriter *self)
+{
+  self->tensors = g_ptr_array_new_with_free_func (pending_tensor_free);
+  self->by_name = g_hash_table_new (g_str_hash, g_str_equal);
+  self->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+/**
+ * safetensors_writer_new:
+ * @flags: how to write
+ *
+ * Creates a writer with no tensors and no metadata.
+ *
+ * Returns: (transfer full): a new writer
+ *
+ * Since: 1.0
+ */
+SafetensorsWriter *
+safetensors_writer_new (SafetensorsWriterFlags flags)
+{
+  SafetensorsWriter *self = g_object_new (SAFETENSORS_TYPE_WRITER, NULL);
+
+  self->flags = flags;
+  return self;
+}
+
+static gboolean
+check_state (SafetensorsWriter  *self,
+             WriterState         wanted,
+             const char         *what,
+             GError            **error)
+{
+  static const char *explanations[] = {
+    [STATE_DECLARING] = "before begin()",
+    [STATE_WRITING] = "between begin() and finish()",
+    [STATE_FINISHING] = "while finish() runs",
+    [STATE_DONE] = "after finish()",
+    [STATE_FAILED] = "after a failure or abort()",
+  };
+
+  if (self->state == wanted)
+    return TRUE;
+
+  g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+               "%s is only possible %s, and this writer is %s",
+               what, explanations[wanted],
+               self->state == STATE_DECLARING ? "not started yet" :
+               self->state == STATE_WRITING ? "writing" :
+               self->state == STATE_FINISHING ? "finishing" :
+               self->state == STATE_DONE ? "finished" : "failed");
+  return FALSE;
+}
+
+static PendingTensor *
+declare (SafetensorsWriter  *self,
+         const char         *name,
+         SafetensorsDType    dtype,
+         const guint64      *shape,
+         guint               n_dims,
+         GError            **error)
+{
+  PendingTensor *pending;
+  SafetensorsTensorInfo *info;
+
+  if (!check_state (self, STATE_DECLARING, "adding a tensor", error))
+    return NULL;
+
+  if (self->header != NULL)
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                   "the layout is fixed (get_header() or get_size() was called); "
+                   "tensor “%s” cannot be added", name);
+      return NULL;
+    }
+
+  if (g_hash_table_contains (self->by_name, name))
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_DUPLICATE_NAME,
+                   "tensor “%s” was already added", name);
+      return NULL;
+    }
+
+  info = safetensors_tensor_info_new (name, dtype, shape, n_dims, error);
+  if (info == NULL)
+    return NULL;
+
+  pending = g_new0 (PendingTensor, 1);
+  pending->info = info;
+  g_ptr_array_add (self->tensors, pending);
+  g_hash_table_insert (self->by_name, info->name, pending);
+
+  return pending;
+}
+
+/**
+ * safetensors_writer_add_tensor:
+ * @self: a writer
+ * @name: the tensor's name, UTF-8; `__metadata__` is reserved
+ * @dtype: the element type
+ * @shape: (array length=n_dims) (nullable): the dimensions, outermost first
+ * @n_dims: the number of dimensions, 0 for a scalar
+ * @data: (nullable): the tensor's bytes, exactly as many as the dtype and
+ *   shape take; %NULL to supply them later with
+ *   [method@Safetensors.Writer.write_chunk], or not at all for zeros
+ * @error: return location for a #GError
+ *
+ * Declares a tensor. Possible only before [method@Safetensors.Writer.begin].
+ *
+ * Returns: %TRUE on success; %FALSE with %SAFETENSORS_ERROR_DUPLICATE_NAME,
+ *   %SAFETENSORS_ERROR_RESERVED_NAME, %SAFETENSORS_ERROR_VALIDATION_OVERFLOW,
+ *   %SAFETENSORS_ERROR_MISALIGNED_SLICE or
+ *   %SAFETENSORS_ERROR_INVALID_ARGUMENT (wrong data size)
+ *
+ * Since: 1.0
+ */
+gboolean
+safetensors_writer_add_tensor (SafetensorsWriter  *self,
+                               const char         *name,
+                               SafetensorsDType    dtype,
+                               const guint64      *shape,
+                               guint               n_dims,
+                               GBytes             *data,
+                               GError            **error)
+{
+  g_autoptr(SafetensorsTensorInfo) probe = NULL;
+  PendingTensor *pending;
+
+  g_return_val_if_fail (SAFETENSORS_IS_WRITER (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (shape != NULL || n_dims == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* Check the size before declaring, so a bad call changes nothing. */
+  if (data != NULL)
+    {
+      probe = safetensors_tensor_info_new (name, dtype, shape, n_dims, error);
+      if (probe == NULL)
+        return FALSE;
+      if (g_bytes_get_size (data) != safetensors_tensor_info_n_bytes (probe))
+        {
+          g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                       "tensor “%s”: %" G_GSIZE_FORMAT " bytes of data given, but %s "
+                       "of this shape takes %" G_GUINT64_FORMAT,
+                       name, g_bytes_get_size (data), safetensors_dtype_to_string (dtype),
+                       safetensors_tensor_info_n_bytes (probe));
+          return FALSE;
+        }
+    }
+
+  pending = declare (self, name, dtype, shape, n_dims, error);
+  if (pending == NULL)
+    return FALSE;
+  if (data != NULL)
+    pending->data = g_bytes_ref (data);
+
+  return TRUE;
+}
+
+/**
+ * safetensors_writer_add_tensor_from_stream:
+ * @self: a writer
+ * @name: the tensor's name
+ * @dtype: the element type
+ * @shape: (array length=n_dims) (nullable): the dimensions
+ * @n_dims: the number of dimensions
+ * @stream: where the tensor's bytes will be read from, in
+ *   [method@Safetensors.Writer.finish]; it must hold exactly as many bytes as
+ *   the tensor takes
+ * @error: return location for a #GError
+ *
+ * Declares a tensor whose data is read from @stream while the file is
+ * written, in bounded chunks.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 1.0
+ */
+gboolean
+safetensors_writer_add_tensor_from_stream (SafetensorsWriter  *self,
+                                           const char         *name,
+                                           SafetensorsDType    dtype,
+                                           const guint64      *shape,
+                                           guint               n_dims,
+                                           GInputStream       *stream,
+                                           GError            **error)
+{
+  PendingTensor *pending;
+
+  g_return_val_if_fail (SAFETENSORS_IS_WRITER (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (shape != NULL || n_dims == 0, FALSE);
+  g_return_val_if_fail (G_IS_INPUT_STREAM (stream), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  pending = declare (self, name, dtype, shape, n_dims, error);
+  if (pending == NULL)
+    return FALSE;
+  pending->stream = g_object_ref (stream);
+
+  return TRUE;
+}
+
+/**
+ * safetensors_writer_set_metadata_value:
+ * @self: a writer
+ * @key: a metadata key
+ * @value: (nullable): the value, or %NULL to remove @key
+ *
+ * Sets one entry of the `__metadata__` map. A file without entries gets no
+ * `__metadata__` at all, like the reference writer's output. Possible only
+ * before [method@Safetensors.Writer.begin].
+ *
+ * Since: 1.0
+ */
+void
+safetensors_writer_set_metadata_value (SafetensorsWriter *self,
+                                       const char        *key,
+                                       const char        *value)
+{
+  g_return_if_fail (SAFETENSORS_IS_WRITER (self));
+  g_return_if_fail (key != NULL && g_utf8_validate (key, -1, NULL));
+  g_return_if_fail (value == NULL || g_utf8_validate (value, -1, NULL));
+  g_return_if_fail (self->state == STATE_DECLARING && self->header == NULL);
+
+  if (value == NULL)
+    g_hash_table_remove (self->metadata, key);
+  else
+    g_hash_table_insert (self->metadata, g_strdup (key), g_strdup (value));
+}
+
+/**
+ * safetensors_writer_set_header_reserve:
+ * @self: a writer
+ * @n_bytes: extra header bytes to reserve
+ *
+ * Reserves room in the header for later in-place edits: the header is
+ * padded with @n_bytes more spaces (then up to a multiple of 8), which every
+ * reader treats as JSON whitespace. The default, 0, gives the reference
+ * writer's exact bytes.
+ *
+ * Since: 1.0
+ */
+void
+safetensors_writer_set_header_reserve (SafetensorsWriter *self,
+                                       guint64            n_bytes)
+{
+  g_return_if_fail (SAFETENSORS_IS_WRITER (self));
+  g_return_if_fail (self->state == STATE_DECLARING && self->header == NULL);
+
+  self->reserve = n_bytes;
+}
+
+/* Fixes the layout; after this, no more declarations. */
+static gboolean
+plan_layout (SafetensorsWriter  *self,
+             GError            **error)
+{
+  g_autoptr(GPtrArray) infos = NULL;
+  g_autoptr(GHashTable) info_to_pending = NULL;
+  g_autoptr(GPtrArray) ordered = NULL;
+  guint64 data_size = 0;
+
+  if (self->header != NULL)
+    return TRUE;
+
+  infos = g_ptr_array_new ();
+  info_to_pending = g_hash_table_new (NULL, NULL);
+  for (guint i = 0; i < self->tensors->len; i++)
+    {
+      PendingTensor *pending = g_ptr_array_index (self->tensors, i);
+
+      g_ptr_array_add (infos, pending->info);
+      g_hash_table_insert (info_to_pending, pending->info, pending);
+    }
+
+  safetensors_header_layout_canonical (infos, &data_size);
+
+  self->header = safetensors_header_serialize (infos, self->metadata, self->reserve, error);
+  if (self->header == NULL)
+    return FALSE;
+
+  /* Keep the pending tensors in layout order from now on. */
+  ordered = g_ptr_array_new_full (infos->len, pending_tensor_free);
+  for (guint i = 0; i < infos->len; i++)
+    g_ptr_array_add (ordered, g_hash_table_lookup (info_to_pending, g_ptr_array_index (infos, i)));
+  g_ptr_array_set_free_func (self->tensors, NULL);
+  g_ptr_array_unref (self->tensors);
+  self->tensors = g_steal_pointer (&ordered);
+
+  self->data_start = g_bytes_get_size (self->header);
+  if (!g_uint64_checked_add (&self->total_size, self->data_start, data_size))
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_VALIDATION_OVERFLOW,
+                   "the file would be larger than 2^64 bytes");
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/**
+ * safetensors_writer_get_header:
+ * @self: a writer
+ * @error: return location for a #GError
+ *
+ * Gets the bytes the file will start with: the 8-byte header length and
+ * the header. Calling it fixes the layout: no tensors can be added
+ * afterwards.
+ *
+ * Returns: (transfer full): the header bytes, or %NULL with
+ *   %SAFETENSORS_ERROR_HEADER_TOO_LARGE
+ *
+ * Since: 1.0
+ */
+GBytes *
+safetensors_writer_get_header (SafetensorsWriter  *self,
+                               GError            **error)
+{
+  g_return_val_if_fail (SAFETENSORS_IS_WRITER (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!plan_layout (self, error))
+    return NULL;
+
+  return g_bytes_ref (self->header);
+}
+
+/**
+ * safetensors_writer_get_size:
+ * @self: a writer
+ * @error: return location for a #GError
+ *
+ * Gets the size the file will have. Like
+ * [method@Safetensors.Writer.get_header], this fixes the layout.
+ *
+ * Returns: the size in bytes, or 0 with @error set
+ *
+ * Since: 1.0
+ */
+guint64
+safetensors_writer_get_size (SafetensorsWriter  *self,
+                             GError            **error)
+{
+  g_return_val_if_fail (SAFETENSORS_IS_WRITER (self), 0);
+  g_return_val_if_fail (error == NULL || *error == NULL, 0);
+
+  if (!plan_layout (self, error))
+    return 0;
+  return self->total_size;
+}
+
+static void
+fail (SafetensorsWriter *self)
+{
+  self->state = STATE_FAILED;
+  g_clear_pointer (&self->output, safetensors_output_free);
+}
+
+static gboolean
+start_output (SafetensorsWriter  *self,
+              SafetensorsOutput  *output,
+              GCancellable       *cancellable,
+              GError            **error)
+{
+  self->output = output;
+  self->state = STATE_WRITING;
+
+  if (!safetensors_output_write_at (self->output, 0, g_bytes_get_data (self->header, NULL),
+                                    g_bytes_get_size (self->header), cancellable, error))
+    {
+      fail (self);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * safetensors_writer_begin:
+ * @self: a writer
+ * @destination: the file to write; an existing file is replaced atomically
+ *   by [method@Safetensors.Writer.finish]
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Fixes the layout, creates the new file (as a temporary file beside
+ * @destination when it has a local path) and writes the header.
+ * Destinations without a local path are written through
+ * g_file_replace(), in layout order.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 1.0
+ */
+gboolean
+safetensors_writer_begin (SafetensorsWriter  *self,
+                          GFile              *destination,
+                          GCancellable       *cancellable,
+                          GError            **error)
+{
+  g_autofree char *path = NULL;
+  SafetensorsOutput *output;
+
+  g_return_val_if_fail (SAFETENSORS_IS_WRITER (self), FALSE);
+  g_return_val_if_fail (G_IS_FILE (destination), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_state (self, STATE_DECLARING, "begin()", error) || !plan_layout (self, error))
+    return FALSE;
+
+  path = g_file_get_path (destination);
+  if (path == NULL)
+    {
+      g_autoptr(GFileOutputStream) stream = NULL;
+      g_autofree char *display_name = g_file_get_parse_name (destination);
+
+      stream = g_file_replace (destination, NULL, FALSE, G_FILE_CREATE_NONE, cancellable, error);
+      if (stream == NULL)
+        return FALSE;
+      output = safetensors_output_new_for_stream (G_OUTPUT_STREAM (stream), display_name);
+    }
+  else
+    {
+      output = safetensors_output_new_for_file (destination, self->total_size,
+                                                (self->flags & SAFETENSORS_WRITER_FLAGS_NO_SPARSE) == 0,
+                                                cancellable, error);
+      if (output == NULL)
+        return FALSE;
+    }
+
+  return start_output (self, output, cancellable, error);
+}
+
+/**
+ * safetensors_writer_begin_stream:
+ * @self: a writer
+ * @stream: where to write, e.g. a pipe
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Like [method@Safetensors.Writer.begin], but writes to a stream, which
+ * need not be seekable. Tensor data must then arrive in layout order (see
+ * [method@Safetensors.Writer.write_chunk]); tensors that get no data are
+ * written as zeros.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 1.0
+ */
+gboolean
+safetensors_writer_begin_stream (SafetensorsWriter  *self,
+                                 GOutputStream      *stream,
+                                 GCancellable       *cancellable,
+                                 GError            **error)
+{
+  g_return_val_if_fail (SAFETENSORS_IS_WRITER (self), FALSE);
+  g_return_val_if_fail (G_IS_OUTPUT_STREAM (stream), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_state (self, STATE_DECLARING, "begin_stream()", error) || !plan_layout (self, error))
+    return FALSE;
+
+  return start_output (self, safetensors_output_new_for_stream (stream, "output stream"),
+                       cancellable, error);
+}
+
+typedef struct
+{
+  GFileProgressCallback  callback;
+  gpointer               data;
+  guint64                total;
+  guint64                done;
+} Progress;
+
+static void
+progress_add (Progress *progress,
+              guint64   n_bytes)
+{
+  progress->done += n_bytes;
+  if (progress->callback != NULL)
+    progress->callback ((goffset) progress->done, (goffset) progress->total, progress->data);
+}
+
+static guint64
+tensor_offset (SafetensorsWriter *self,
+               PendingTensor     *pending)
+{
+  return self->data_start + pending->info->begin + pending->received;
+}
+
+/* Copies a whole source (GBytes or stream) into its tensor. */
+static gboolean
+write_source (SafetensorsWriter  *self,
+              PendingTensor      *pending,
+              Progress           *progress,
+              GCancellable       *cancellable,
+              GError            **error)
+{
+  guint64 n_bytes = safetensors_tensor_info_n_bytes (pending->info);
+  g_autofree guint8 *buffer = NULL;
+
+  if (pending->data != NULL)
+    {
+      const guint8 *data = g_bytes_get_data (pending->data, NULL);
+
+      /* In pieces, so that progress and cancellation keep up. */
+      while (pending->received < n_bytes)
+        {
+          gsize n = MIN (n_bytes - pending->received, 16 * COPY_CHUNK);
+
+          if (!safetensors_output_write_at (self->output, tensor_offset (self, pending),
+                                            data + pending->received, n, cancellable, error))
+            return FALSE;
+          pending->received += n;
+          progress_add (progress, n);
+        }
+      return TRUE;
+    }
+
+  buffer = g_malloc (COPY_CHUNK);
+  while (pending->received < n_bytes)
+    {
+      gsize want = MIN (n_bytes - pending->received, COPY_CHUNK);
+      gsize got = 0;
+
+      if (!g_input_stream_read_all (pending->stream, buffer, want, &got, cancellable, error))
+        return FALSE;
+      if (got < want)
+        {
+          g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                       "%s: tensor “%s”: its stream ended after %" G_GUINT64_FORMAT
+                       " of %" G_GUINT64_FORMAT " bytes",
+                       safetensors_output_get_display_name (self->output),
+                       pending->info->name, pending->received + got, n_bytes);
+          return FALSE;
+        }
+      if (!safetensors_output_write_at (self->output, tensor_offset (self, pending),
+                                        buffer, got, cancellable, error))
+        return FALSE;
+      pending->received += got;
+      progress_add (progress, got);
+    }
+
+  /* A longer stream means the declared shape is wrong. */
+  {
+    gssize extra = g_input_stream_read (pending->stream, buffer, 1, cancellable, error);
+
+    if (extra < 0)
+      return FALSE;
+    if (extra > 0)
+      {
+        g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                     "%s: tensor “%s”: its stream holds more than the %" G_GUINT64_FORMAT
+                     " bytes its dtype and shape take",
+                     safetensors_output_get_display_name (self->output),
+                     pending->info->name, n_bytes);
+        return FALSE;
+      }
+  }
+
+  return TRUE;
+}
+
+/* Completes tensor @pending: writes its source, or zeros when it got no
+ * data at all; one that got part of its data is an error. */
+static gboolean
+complete_tensor (SafetensorsWriter  *self,
+                 PendingTensor      *pending,
+                 Progress           *progress,
+                 GCancellable       *cancellable,
+                 GError            **error)
+{
+  guint64 n_bytes = safetensors_tensor_info_n_bytes (pending->info);
+
+  if (pending->received == n_bytes)
+    return TRUE;
+
+  if (pending->data != NULL || pending->stream != NULL)
+    return write_source (self, pending, progress, cancellable, error);
+
+  if (pending->received > 0)
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                   "%s: tensor “%s” got %" G_GUINT64_FORMAT " of its %" G_GUINT64_FORMAT
+                   " bytes", safetensors_output_get_display_name (self->output),
+                   pending->info->name, pending->received, n_bytes);
+      return FALSE;
+    }
+
+  if (!safetensors_output_zero_fill_to (self->output, self->data_start + pending->info->end,
+                                        cancellable, error))
+    return FALSE;
+  pending->received = n_bytes;
+  progress_add (progress, n_bytes);
+  return TRUE;
+}
+
+/**
+ * safetensors_writer_write_chunk:
+ * @self: a writer
+ * @name: the tensor the bytes belong to
+ * @data: (array length=len): the next bytes of the tensor
+ * @len: the number of bytes
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Appends bytes to a tensor declared without data. Chunks of one tensor
+ * arrive in order; when the output is a file, tensors can be filled in any
+ * order. When it is a stream, a chunk for a later tensor first completes
+ * the ones before it (their sources are written, tensors without data
+ * become zeros).
+ *
+ * Returns: %TRUE on success; on failure the writer is aborted
+ *
+ * Since: 1.0
+ */
+gboolean
+safetensors_writer_write_chunk (SafetensorsWriter  *self,
+                                const char         *name,
+                                const guint8       *data,
+                                gsize               len,
+                                GCancellable       *cancellable,
+                                GError            **error)
+{
+  PendingTensor *pending;
+  guint64 n_bytes;
+  Progress progress = { 0 };
+
+  g_return_val_if_fail (SAFETENSORS_IS_WRITER (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_state (self, STATE_WRITING, "write_chunk()", error))
+    return FALSE;
+
+  pending = g_hash_table_lookup (self->by_name, name);
+  if (pending == NULL)
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_TENSOR_NOT_FOUND,
+                   "no tensor named “%s” was added", name);
+      return FALSE;
+    }
+  if (pending->data != NULL || pending->stream != NULL)
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                   "tensor “%s” was added with its data already", name);
+      return FALSE;
+    }
+  n_bytes = safetensors_tensor_info_n_bytes (pending->info);
+  if (len > n_bytes - pending->received)
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                   "tensor “%s” takes %" G_GUINT64_FORMAT " bytes; %" G_GUINT64_FORMAT
+                   " were written and %" G_GSIZE_FORMAT " more do not fit",
+                   name, n_bytes, pending->received, len);
+      return FALSE;
+    }
+
+  if (!safetensors_output_is_seekable (self->output))
+    {
+      /* Everything before this tensor must be complete first. */
+      while (self->stream_index < self->tensors->len &&
+             g_ptr_array_index (self->tensors, self->stream_index) != pending)
+        {
+          PendingTensor *before = g_ptr_array_index (self->tensors, self->stream_index);
+
+          if (before->received != 0 &&
+              before->received < safetensors_tensor_info_n_bytes (before->info))
+            {
+              g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                           "tensor “%s” is incomplete; a stream is written in layout "
+                           "order, so it must be finished before “%s”",
+                           before->info->name, name);
+              fail (self);
+              return FALSE;
+            }
+          if (!complete_tensor (self, before, &progress, cancellable, error))
+            {
+              fail (self);
+              return FALSE;
+            }
+          self->stream_index++;
+        }
+
+      if (self->stream_index == self->tensors->len)
+        {
+          g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                       "tensor “%s” comes before tensors already written; a stream is "
+                       "written in layout order", name);
+          return FALSE;
+        }
+    }
+
+  if (!safetensors_output_write_at (self->output, tensor_offset (self, pending),
+                                    data, len, cancellable, error))
+    {
+      fail (self);
+      return FALSE;
+    }
+  pending->received += len;
+
+  return TRUE;
+}
+
+static gboolean
+finish_internal (SafetensorsWriter  *self,
+                 Progress           *progress,
+                 GCancellable       *cancellable,
+                 GError            **error)
+{
+  for (guint i = 0; i < self->tensors->len; i++)
+    progress->total += safetensors_tensor_info_n_bytes (((PendingTensor *) g_ptr_array_index (self->tensors, i))->info);
+  for (guint i = 0; i < self->tensors->len; i++)
+    progress->done += ((PendingTensor *) g_ptr_array_index (self->tensors, i))->received;
+
+  for (guint i = self->stream_index; i < self->tensors->len; i++)
+    {
+      if (!complete_tensor (self, g_ptr_array_index (self->tensors, i), progress,
+                            cancellable, error))
+        return FALSE;
+    }
+
+  return safetensors_output_commit (self->output, cancellable, error);
+}
+
+/**
+ * safetensors_writer_finish:
+ * @self: a writer
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Writes the data of every tensor not written yet, syncs the file to disk
+ * and moves it into place. On failure or cancellation the destination is
+ * left as it was and the temporary file is removed.
+ *
+ * If [method@Safetensors.Writer.begin] was not called, this is an error.
+ *
+ * Returns: %TRUE when the file is complete
+ *
+ * Since: 1.0
+ */
+gboolean
+safetensors_writer_finish (SafetensorsWriter  *self,
+                           GCancellable       *cancellable,
+                           GError            **error)
+{
+  Progress progress = { 0 };
+
+  g_return_val_if_fail (SAFETENSORS_IS_WRITER (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_state (self, STATE_WRITING, "finish()", error))
+    return FALSE;
+
+  if (!finish_internal (self, &progress, cancellable, error))
+    {
+      fail (self);
+      return FALSE;
+    }
+
+  self->state = STATE_DONE;
+  g_clear_pointer (&self->output, safetensors_output_free);
+  return TRUE;
+}
+
+/* Async: progress goes back to the caller's main context. */
+typedef struct
+{
+  GMainContext          *context;
+  GFileProgressCallback  callback;
+  gpointer               callback_data;
+  GDestroyNotify         callback_destroy;
+  gint64                 last_report;
+} AsyncProgress;
+
+typedef struct
+{
+  AsyncProgress *async_progress;
+  goffset        done;
+  goffset        total;
+} ProgressReport;
+
+static void
+async_progress_free (gpointer data)
+{
+  AsyncProgress *async_progress = data;
+
+  if (async_progress->callback_destroy != NULL)
+    async_progress->callback_destroy (async_progress->callback_data);
+  g_main_context_unref (async_progress->context);
+  g_free (async_progress);
+}
+
+static gboolean
+deliver_progress (gpointer data)
+{
+  ProgressReport *report = data;
+
+  report->async_progress->callback (report->done, report->total,
+                                    report->async_progress->callback_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+queue_progress (goffset  done,
+                goffset  total,
+                gpointer data)
+{
+  AsyncProgress *async_progress = data;
+  gint64 now = g_get_monotonic_time ();
+  ProgressReport *report;
+
+  /* At most ~20 reports a second, and always the last one. */
+  if (done != total && now - async_progress->last_report < 50000)
+    return;
+  async_progress->last_report = now;
+
+  report = g_new (ProgressReport, 1);
+  report->async_progress = async_progress;
+  report->done = done;
+  report->total = total;
+  g_main_context_invoke_full (async_progress->context, G_PRIORITY_DEFAULT,
+                              deliver_progress, report, g_free);
+}
+
+static void
+finish_worker (GTask        *task,
+               gpointer      source_object,
+               gpointer      task_data,
+               GCancellable *cancellable)
+{
+  SafetensorsWriter *self = source_object;
+  AsyncProgress *async_progress = task_data;
+  Progress progress = { 0 };
+  GError *error = NULL;
+
+  /* The writer is in STATE_FINISHING: no other call touches it now. */
+  if (async_progress != NULL)
+    {
+      progress.callback = queue_progress;
+      progress.data = async_progress;
+    }
+
+  if (!finish_internal (self, &progress, cancellable, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * safetensors_writer_finish_async:
+ * @self: a writer
+ * @io_priority: the I/O priority of the request
+ * @cancellable: (nullable): a #GCancellable
+ * @progress_callback: (nullable) (scope notified) (closure progress_callback_data):
+ *   called in the thread-default main context of the caller with the number
+ *   of tensor bytes written so far and in all
+ * @progress_callback_data: data for @progress_callback
+ * @progress_callback_destroy: (nullable) (destroy progress_callback_data):
+ *   frees @progress_callback_data
+ * @callback: (scope async): called when the file is complete or failed
+ * @user_data: data for @callback
+ *
+ * Does [method@Safetensors.Writer.finish] in a worker thread. Until
+ * @callback runs, the writer accepts no other call.
+ *
+ * Since: 1.0
+ */
+void
+safetensors_writer_finish_async (SafetensorsWriter     *self,
+                                 int                    io_priority,
+                                 GCancellable          *cancellable,
+                                 GFileProgressCallback  progress_callback,
+                                 gpointer               progress_callback_data,
+                                 GDestroyNotify         progress_callback_destroy,
+                                 GAsyncReadyCallback    callback,
+                                 gpointer               user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (SAFETENSORS_IS_WRITER (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, safetensors_writer_finish_async);
+  g_task_set_priority (task, io_priority);
+
+  if (progress_callback != NULL)
+    {
+      AsyncProgress *async_progress = g_new0 (AsyncProgress, 1);
+
+      async_progress->context = g_main_context_ref_thread_default ();
+      async_progress->callback = progress_callback;
+      async_progress->callback_data = progress_callback_data;
+      async_progress->callback_destroy = progress_callback_destroy;
+      g_task_set_task_data (task, async_progress, async_progress_free);
+    }
+  else if (progress_callback_destroy != NULL)
+    {
+      progress_callback_destroy (progress_callback_data);
+    }
+
+  if (!check_state (self, STATE_WRITING, "finish_async()", &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  self->state = STATE_FINISHING;
+  g_task_run_in_thread (task, finish_worker);
+}
+
+/**
+ * safetensors_writer_finish_finish:
+ * @self: a writer
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for a #GError
+ *
+ * Completes [method@Safetensors.Writer.finish_async].
+ *
+ * Returns: %TRUE when the file is complete
+ *
+ * Since: 1.0
+ */
+gboolean
+safetensors_writer_finish_finish (SafetensorsWriter  *self,
+                                  GAsyncResult       *result,
+                                  GError            **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (SAFETENSORS_IS_WRITER (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        safetensors_writer_finish_async, FALSE);
+
+  ok = g_task_propagate_boolean (G_TASK (result), error);
+
+  /* State changes happen here, in the caller's thread. */
+  if (self->state == STATE_FINISHING)
+    {
+      if (ok)
+        {
+          self->state = STATE_DONE;
+          g_clear_pointer (&self->output, safetensors_output_free);
+        }
+      else
+        {
+          fail (self);
+        }
+    }
+
+  return ok;
+}
+
+/**
+ * safetensors_writer_abort:
+ * @self: a writer
+ *
+ * Gives up: the temporary file is removed and the destination keeps its
+ * old content. Does nothing after [method@Safetensors.Writer.finish]
+ * succeeded. Releasing an unfinished writer aborts it too.
+ *
+ * Since: 1.0
+ */
+void
+safetensors_writer_abort (SafetensorsWriter *self)
+{
+  g_return_if_fail (SAFETENSORS_IS_WRITER (self));
+  g_return_if_fail (self->state != STATE_FINISHING);
+
+  if (self->state == STATE_DONE)
+    return;
+  fail (self);
+}
