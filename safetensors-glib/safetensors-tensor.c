@@ -382,6 +382,52 @@ safetensors_tensor_get_bytes (SafetensorsTensor  *self,
                                         cancellable, error);
 }
 
+/**
+ * safetensors_tensor_read_range:
+ * @self: a tensor
+ * @offset: the first byte to read, counted from the tensor's start
+ * @length: the number of bytes to read
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Gets part of the tensor's bytes. This is how to stream a large tensor in
+ * bounded memory without a mapping: read it in pieces of, say, 1 MiB.
+ * With a mapping it is zero-copy, like [method@Safetensors.Tensor.get_bytes].
+ *
+ * Returns: (transfer full): the bytes, or %NULL with
+ *   %SAFETENSORS_ERROR_INVALID_ARGUMENT when the range does not lie inside
+ *   the tensor, or an I/O error
+ *
+ * Since: 1.0
+ */
+GBytes *
+safetensors_tensor_read_range (SafetensorsTensor  *self,
+                               guint64             offset,
+                               guint64             length,
+                               GCancellable       *cancellable,
+                               GError            **error)
+{
+  guint64 n_bytes;
+
+  g_return_val_if_fail (SAFETENSORS_IS_TENSOR (self), NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  n_bytes = self->end - self->begin;
+  if (offset > n_bytes || length > n_bytes - offset)
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                   "%s: tensor “%s”: bytes %" G_GUINT64_FORMAT "+%" G_GUINT64_FORMAT
+                   " lie outside its %" G_GUINT64_FORMAT " bytes",
+                   safetensors_storage_get_display_name (self->storage), self->name,
+                   offset, length, n_bytes);
+      return NULL;
+    }
+
+  return safetensors_storage_get_bytes (self->storage, self->data_start + self->begin + offset,
+                                        length, cancellable, error);
+}
+
 static void
 get_bytes_worker (GTask        *task,
                   gpointer      source_object,

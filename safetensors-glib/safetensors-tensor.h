@@ -46,6 +46,12 @@ GBytes           *safetensors_tensor_get_bytes        (SafetensorsTensor    *sel
                                                        GCancellable         *cancellable,
                                                        GError              **error);
 SAFETENSORS_AVAILABLE_IN_ALL
+GBytes           *safetensors_tensor_read_range       (SafetensorsTensor    *self,
+                                                       guint64               offset,
+                                                       guint64               length,
+                                                       GCancellable         *cancellable,
+                                                       GError              **error);
+SAFETENSORS_AVAILABLE_IN_ALL
 void              safetensors_tensor_get_bytes_async  (SafetensorsTensor    *self,
                                                        int                   io_priority,
                                                        GCancellable         *cancellable,

@@ -75,7 +75,22 @@ struct _SafetensorsWriter
 
   SafetensorsOutput      *output;
   guint                   stream_index; /* stream outputs: first unfinished tensor */
+
+  /* Progress: written by whichever thread writes, read by any. */
+  guint64                 bytes_written;
+  guint64                 total_bytes;
+  GMainContext           *notify_context; /* set while finish_async() runs */
+  gint64                  last_notify;
 };
+
+enum {
+  PROP_0,
+  PROP_BYTES_WRITTEN,
+  PROP_TOTAL_BYTES,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 G_DEFINE_FINAL_TYPE (SafetensorsWriter, safetensors_writer, G_TYPE_OBJECT)
 
@@ -109,9 +124,61 @@ safetensors_writer_finalize (GObject *object)
 }
 
 static void
+safetensors_writer_get_property (GObject    *object,
+                                 guint       prop_id,
+                                 GValue     *value,
+                                 GParamSpec *pspec)
+{
+  SafetensorsWriter *self = SAFETENSORS_WRITER (object);
+
+  switch (prop_id)
+    {
+    case PROP_BYTES_WRITTEN:
+      g_value_set_uint64 (value, safetensors_writer_get_bytes_written (self));
+      break;
+    case PROP_TOTAL_BYTES:
+      g_value_set_uint64 (value, safetensors_writer_get_total_bytes (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 safetensors_writer_class_init (SafetensorsWriterClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = safetensors_writer_finalize;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = safetensors_writer_finalize;
+  object_class->get_property = safetensors_writer_get_property;
+
+  /**
+   * SafetensorsWriter:bytes-written:
+   *
+   * How many bytes of tensor data have been written so far. Notified (at
+   * most about 20 times a second, and once at the end) while
+   * [method@Safetensors.Writer.finish] or its async variant runs, in the
+   * thread or main context that called it: connect to `notify::bytes-written`
+   * for a progress bar.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_BYTES_WRITTEN] =
+    g_param_spec_uint64 ("bytes-written", NULL, NULL, 0, G_MAXUINT64, 0,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * SafetensorsWriter:total-bytes:
+   *
+   * The size of all tensor data, known once the layout is fixed.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_TOTAL_BYTES] =
+    g_param_spec_uint64 ("total-bytes", NULL, NULL, 0, G_MAXUINT64, 0,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
@@ -405,6 +472,7 @@ plan_layout (SafetensorsWriter  *self,
   self->tensors = g_steal_pointer (&ordered);
 
   self->data_start = g_bytes_get_size (self->header);
+  self->total_bytes = data_size;
   if (!g_uint64_checked_add (&self->total_size, self->data_start, data_size))
     {
       g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_VALIDATION_OVERFLOW,
@@ -582,21 +650,35 @@ safetensors_writer_begin_stream (SafetensorsWriter  *self,
                        cancellable, error);
 }
 
-typedef struct
+static gboolean
+notify_bytes_written_in_context (gpointer data)
 {
-  GFileProgressCallback  callback;
-  gpointer               data;
-  guint64                total;
-  guint64                done;
-} Progress;
+  SafetensorsWriter *self = data;
 
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BYTES_WRITTEN]);
+  return G_SOURCE_REMOVE;
+}
+
+/* Counts written bytes and notifies, throttled: directly when finish() runs
+ * in the caller's thread, through the caller's main context when a worker
+ * of finish_async() does. */
 static void
-progress_add (Progress *progress,
-              guint64   n_bytes)
+progress_add (SafetensorsWriter *self,
+              guint64            n_bytes)
 {
-  progress->done += n_bytes;
-  if (progress->callback != NULL)
-    progress->callback ((goffset) progress->done, (goffset) progress->total, progress->data);
+  guint64 written = __atomic_add_fetch (&self->bytes_written, n_bytes, __ATOMIC_RELAXED);
+  gint64 now = g_get_monotonic_time ();
+
+  if (written != self->total_bytes && now - self->last_notify < 50000)
+    return;
+  self->last_notify = now;
+
+  if (self->notify_context == NULL)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BYTES_WRITTEN]);
+  else
+    g_main_context_invoke_full (self->notify_context, G_PRIORITY_DEFAULT,
+                                notify_bytes_written_in_context,
+                                g_object_ref (self), g_object_unref);
 }
 
 static guint64
@@ -610,7 +692,6 @@ tensor_offset (SafetensorsWriter *self,
 static gboolean
 write_source (SafetensorsWriter  *self,
               PendingTensor      *pending,
-              Progress           *progress,
               GCancellable       *cancellable,
               GError            **error)
 {
@@ -630,7 +711,7 @@ write_source (SafetensorsWriter  *self,
                                             data + pending->received, n, cancellable, error))
             return FALSE;
           pending->received += n;
-          progress_add (progress, n);
+          progress_add (self, n);
         }
       return TRUE;
     }
@@ -656,7 +737,7 @@ write_source (SafetensorsWriter  *self,
                                         buffer, got, cancellable, error))
         return FALSE;
       pending->received += got;
-      progress_add (progress, got);
+      progress_add (self, got);
     }
 
   /* A longer stream means the declared shape is wrong. */
@@ -684,7 +765,6 @@ write_source (SafetensorsWriter  *self,
 static gboolean
 complete_tensor (SafetensorsWriter  *self,
                  PendingTensor      *pending,
-                 Progress           *progress,
                  GCancellable       *cancellable,
                  GError            **error)
 {
@@ -694,7 +774,7 @@ complete_tensor (SafetensorsWriter  *self,
     return TRUE;
 
   if (pending->data != NULL || pending->stream != NULL)
-    return write_source (self, pending, progress, cancellable, error);
+    return write_source (self, pending, cancellable, error);
 
   if (pending->received > 0)
     {
@@ -709,7 +789,7 @@ complete_tensor (SafetensorsWriter  *self,
                                         cancellable, error))
     return FALSE;
   pending->received = n_bytes;
-  progress_add (progress, n_bytes);
+  progress_add (self, n_bytes);
   return TRUE;
 }
 
@@ -742,7 +822,6 @@ safetensors_writer_write_chunk (SafetensorsWriter  *self,
 {
   PendingTensor *pending;
   guint64 n_bytes;
-  Progress progress = { 0 };
 
   g_return_val_if_fail (SAFETENSORS_IS_WRITER (self), FALSE);
   g_return_val_if_fail (name != NULL, FALSE);
@@ -794,7 +873,7 @@ safetensors_writer_write_chunk (SafetensorsWriter  *self,
               fail (self);
               return FALSE;
             }
-          if (!complete_tensor (self, before, &progress, cancellable, error))
+          if (!complete_tensor (self, before, cancellable, error))
             {
               fail (self);
               return FALSE;
@@ -818,25 +897,19 @@ safetensors_writer_write_chunk (SafetensorsWriter  *self,
       return FALSE;
     }
   pending->received += len;
+  progress_add (self, len);
 
   return TRUE;
 }
 
 static gboolean
 finish_internal (SafetensorsWriter  *self,
-                 Progress           *progress,
                  GCancellable       *cancellable,
                  GError            **error)
 {
-  for (guint i = 0; i < self->tensors->len; i++)
-    progress->total += safetensors_tensor_info_n_bytes (((PendingTensor *) g_ptr_array_index (self->tensors, i))->info);
-  for (guint i = 0; i < self->tensors->len; i++)
-    progress->done += ((PendingTensor *) g_ptr_array_index (self->tensors, i))->received;
-
   for (guint i = self->stream_index; i < self->tensors->len; i++)
     {
-      if (!complete_tensor (self, g_ptr_array_index (self->tensors, i), progress,
-                            cancellable, error))
+      if (!complete_tensor (self, g_ptr_array_index (self->tensors, i), cancellable, error))
         return FALSE;
     }
 
@@ -864,8 +937,6 @@ safetensors_writer_finish (SafetensorsWriter  *self,
                            GCancellable       *cancellable,
                            GError            **error)
 {
-  Progress progress = { 0 };
-
   g_return_val_if_fail (SAFETENSORS_IS_WRITER (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -873,7 +944,7 @@ safetensors_writer_finish (SafetensorsWriter  *self,
   if (!check_state (self, STATE_WRITING, "finish()", error))
     return FALSE;
 
-  if (!finish_internal (self, &progress, cancellable, error))
+  if (!finish_internal (self, cancellable, error))
     {
       fail (self);
       return FALSE;
@@ -884,66 +955,6 @@ safetensors_writer_finish (SafetensorsWriter  *self,
   return TRUE;
 }
 
-/* Async: progress goes back to the caller's main context. */
-typedef struct
-{
-  GMainContext          *context;
-  GFileProgressCallback  callback;
-  gpointer               callback_data;
-  GDestroyNotify         callback_destroy;
-  gint64                 last_report;
-} AsyncProgress;
-
-typedef struct
-{
-  AsyncProgress *async_progress;
-  goffset        done;
-  goffset        total;
-} ProgressReport;
-
-static void
-async_progress_free (gpointer data)
-{
-  AsyncProgress *async_progress = data;
-
-  if (async_progress->callback_destroy != NULL)
-    async_progress->callback_destroy (async_progress->callback_data);
-  g_main_context_unref (async_progress->context);
-  g_free (async_progress);
-}
-
-static gboolean
-deliver_progress (gpointer data)
-{
-  ProgressReport *report = data;
-
-  report->async_progress->callback (report->done, report->total,
-                                    report->async_progress->callback_data);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-queue_progress (goffset  done,
-                goffset  total,
-                gpointer data)
-{
-  AsyncProgress *async_progress = data;
-  gint64 now = g_get_monotonic_time ();
-  ProgressReport *report;
-
-  /* At most ~20 reports a second, and always the last one. */
-  if (done != total && now - async_progress->last_report < 50000)
-    return;
-  async_progress->last_report = now;
-
-  report = g_new (ProgressReport, 1);
-  report->async_progress = async_progress;
-  report->done = done;
-  report->total = total;
-  g_main_context_invoke_full (async_progress->context, G_PRIORITY_DEFAULT,
-                              deliver_progress, report, g_free);
-}
-
 static void
 finish_worker (GTask        *task,
                gpointer      source_object,
@@ -951,18 +962,10 @@ finish_worker (GTask        *task,
                GCancellable *cancellable)
 {
   SafetensorsWriter *self = source_object;
-  AsyncProgress *async_progress = task_data;
-  Progress progress = { 0 };
   GError *error = NULL;
 
   /* The writer is in STATE_FINISHING: no other call touches it now. */
-  if (async_progress != NULL)
-    {
-      progress.callback = queue_progress;
-      progress.data = async_progress;
-    }
-
-  if (!finish_internal (self, &progress, cancellable, &error))
+  if (!finish_internal (self, cancellable, &error))
     g_task_return_error (task, error);
   else
     g_task_return_boolean (task, TRUE);
@@ -973,29 +976,22 @@ finish_worker (GTask        *task,
  * @self: a writer
  * @io_priority: the I/O priority of the request
  * @cancellable: (nullable): a #GCancellable
- * @progress_callback: (nullable) (scope notified) (closure progress_callback_data):
- *   called in the thread-default main context of the caller with the number
- *   of tensor bytes written so far and in all
- * @progress_callback_data: data for @progress_callback
- * @progress_callback_destroy: (nullable) (destroy progress_callback_data):
- *   frees @progress_callback_data
  * @callback: (scope async): called when the file is complete or failed
  * @user_data: data for @callback
  *
  * Does [method@Safetensors.Writer.finish] in a worker thread. Until
- * @callback runs, the writer accepts no other call.
+ * @callback runs, the writer accepts no other call. Progress is reported
+ * through [property@Safetensors.Writer:bytes-written], notified in the
+ * thread-default main context of the caller.
  *
  * Since: 1.0
  */
 void
-safetensors_writer_finish_async (SafetensorsWriter     *self,
-                                 int                    io_priority,
-                                 GCancellable          *cancellable,
-                                 GFileProgressCallback  progress_callback,
-                                 gpointer               progress_callback_data,
-                                 GDestroyNotify         progress_callback_destroy,
-                                 GAsyncReadyCallback    callback,
-                                 gpointer               user_data)
+safetensors_writer_finish_async (SafetensorsWriter   *self,
+                                 int                  io_priority,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
   GError *error = NULL;
@@ -1007,21 +1003,6 @@ safetensors_writer_finish_async (SafetensorsWriter     *self,
   g_task_set_source_tag (task, safetensors_writer_finish_async);
   g_task_set_priority (task, io_priority);
 
-  if (progress_callback != NULL)
-    {
-      AsyncProgress *async_progress = g_new0 (AsyncProgress, 1);
-
-      async_progress->context = g_main_context_ref_thread_default ();
-      async_progress->callback = progress_callback;
-      async_progress->callback_data = progress_callback_data;
-      async_progress->callback_destroy = progress_callback_destroy;
-      g_task_set_task_data (task, async_progress, async_progress_free);
-    }
-  else if (progress_callback_destroy != NULL)
-    {
-      progress_callback_destroy (progress_callback_data);
-    }
-
   if (!check_state (self, STATE_WRITING, "finish_async()", &error))
     {
       g_task_return_error (task, error);
@@ -1029,6 +1010,7 @@ safetensors_writer_finish_async (SafetensorsWriter     *self,
     }
 
   self->state = STATE_FINISHING;
+  self->notify_context = g_main_context_ref_thread_default ();
   g_task_run_in_thread (task, finish_worker);
 }
 
@@ -1057,6 +1039,7 @@ safetensors_writer_finish_finish (SafetensorsWriter  *self,
                         safetensors_writer_finish_async, FALSE);
 
   ok = g_task_propagate_boolean (G_TASK (result), error);
+  g_clear_pointer (&self->notify_context, g_main_context_unref);
 
   /* State changes happen here, in the caller's thread. */
   if (self->state == STATE_FINISHING)
@@ -1073,6 +1056,43 @@ safetensors_writer_finish_finish (SafetensorsWriter  *self,
     }
 
   return ok;
+}
+
+/**
+ * safetensors_writer_get_bytes_written:
+ * @self: a writer
+ *
+ * Gets how many bytes of tensor data were written so far; see
+ * [property@Safetensors.Writer:bytes-written].
+ *
+ * Returns: the number of bytes
+ *
+ * Since: 1.0
+ */
+guint64
+safetensors_writer_get_bytes_written (SafetensorsWriter *self)
+{
+  g_return_val_if_fail (SAFETENSORS_IS_WRITER (self), 0);
+
+  return __atomic_load_n (&self->bytes_written, __ATOMIC_RELAXED);
+}
+
+/**
+ * safetensors_writer_get_total_bytes:
+ * @self: a writer
+ *
+ * Gets the size of all tensor data, or 0 before the layout is fixed.
+ *
+ * Returns: the number of bytes
+ *
+ * Since: 1.0
+ */
+guint64
+safetensors_writer_get_total_bytes (SafetensorsWriter *self)
+{
+  g_return_val_if_fail (SAFETENSORS_IS_WRITER (self), 0);
+
+  return self->total_bytes;
 }
 
 /**

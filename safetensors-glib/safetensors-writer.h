@@ -93,15 +93,16 @@ SAFETENSORS_AVAILABLE_IN_ALL
 void               safetensors_writer_finish_async         (SafetensorsWriter      *self,
                                                             int                     io_priority,
                                                             GCancellable           *cancellable,
-                                                            GFileProgressCallback   progress_callback,
-                                                            gpointer                progress_callback_data,
-                                                            GDestroyNotify          progress_callback_destroy,
                                                             GAsyncReadyCallback     callback,
                                                             gpointer                user_data);
 SAFETENSORS_AVAILABLE_IN_ALL
 gboolean           safetensors_writer_finish_finish        (SafetensorsWriter      *self,
                                                             GAsyncResult           *result,
                                                             GError                **error);
+SAFETENSORS_AVAILABLE_IN_ALL
+guint64            safetensors_writer_get_bytes_written    (SafetensorsWriter      *self);
+SAFETENSORS_AVAILABLE_IN_ALL
+guint64            safetensors_writer_get_total_bytes      (SafetensorsWriter      *self);
 SAFETENSORS_AVAILABLE_IN_ALL
 void               safetensors_writer_abort                (SafetensorsWriter      *self);
 

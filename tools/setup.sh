@@ -15,6 +15,7 @@ build_packages=(
   gobject-introspection libgirepository1.0-dev
   valac gi-docgen
   python3-gi python3-numpy gjs
+  libzip-dev
 )
 test_packages=(
   python3-pytest python3-hypothesis

@@ -42,7 +42,8 @@ struct _ToolCommand
  * ended by an entry with a NULL name; adding one is a line here (and the
  * file in tools/meson.build). */
 #define TOOL_FOREACH_COMMAND_GROUP(X) \
-  X (inspect)
+  X (inspect) \
+  X (npz)
 
 #define TOOL_DECLARE_COMMAND_GROUP(group) \
   extern const ToolCommand tool_##group##_commands[];
