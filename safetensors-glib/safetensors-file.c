@@ -7,7 +7,7 @@
 
 #include "safetensors-enums.h"
 #include "safetensors-error.h"
-#include "safetensors-file.h"
+#include "safetensors-file-private.h"
 #include "safetensors-header-private.h"
 #include "safetensors-storage-private.h"
 #include "safetensors-tensor-private.h"
@@ -27,18 +27,6 @@
  *
  * Since: 1.0
  */
-struct _SafetensorsFile
-{
-  GObject               parent_instance;
-
-  GFile                *file;
-  SafetensorsOpenFlags  flags;
-  SafetensorsStorage   *storage;
-  GBytes               *header_bytes;
-  GPtrArray            *tensors;      /* SafetensorsTensor*, offset order */
-  GHashTable           *by_name;      /* name → SafetensorsTensor* (borrowed) */
-  GHashTable           *metadata;     /* char* → char*, never NULL */
-};
 
 static void list_model_iface_init (GListModelInterface *iface);
 
@@ -86,10 +74,33 @@ list_model_iface_init (GListModelInterface *iface)
 }
 
 static void
+safetensors_file_dispose (GObject *object)
+{
+  SafetensorsFile *self = (SafetensorsFile *) object;
+
+  /* Dropping a file with a pending transaction rolls it back. */
+  if (self->dirty && !self->closed)
+    safetensors_file_rollback (self);
+
+  G_OBJECT_CLASS (safetensors_file_parent_class)->dispose (object);
+}
+
+static void
+committed_tensor_clear (gpointer data)
+{
+  CommittedTensor *committed = data;
+
+  g_clear_object (&committed->tensor);
+  g_clear_pointer (&committed->name, g_free);
+}
+
+static void
 safetensors_file_finalize (GObject *object)
 {
   SafetensorsFile *self = (SafetensorsFile *) object;
 
+  g_clear_pointer (&self->committed, g_array_unref);
+  g_clear_pointer (&self->committed_metadata, g_hash_table_unref);
   g_clear_object (&self->file);
   g_clear_pointer (&self->storage, safetensors_storage_unref);
   g_clear_pointer (&self->header_bytes, g_bytes_unref);
@@ -126,6 +137,7 @@ safetensors_file_class_init (SafetensorsFileClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->dispose = safetensors_file_dispose;
   object_class->finalize = safetensors_file_finalize;
   object_class->get_property = safetensors_file_get_property;
 
@@ -185,10 +197,29 @@ load_header (SafetensorsFile  *self,
   if (!safetensors_header_check_prefix (display_name, prefix, file_size, &header_len, error))
     return FALSE;
 
-  self->header_bytes = safetensors_storage_get_bytes (self->storage, 8, header_len,
-                                                      cancellable, error);
-  if (self->header_bytes == NULL)
-    return FALSE;
+  /* A file open for editing has its header rewritten by commits: keep a
+   * copy rather than a view. */
+  if (safetensors_storage_is_writable (self->storage))
+    {
+      g_autofree guint8 *copy = g_try_malloc (MAX (header_len, 1));
+
+      if (copy == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "%s: cannot allocate the header",
+                       display_name);
+          return FALSE;
+        }
+      if (!safetensors_storage_read (self->storage, 8, copy, header_len, cancellable, error))
+        return FALSE;
+      self->header_bytes = g_bytes_new_take (g_steal_pointer (&copy), header_len);
+    }
+  else
+    {
+      self->header_bytes = safetensors_storage_get_bytes (self->storage, 8, header_len,
+                                                          cancellable, error);
+      if (self->header_bytes == NULL)
+        return FALSE;
+    }
 
   header = safetensors_header_parse (display_name,
                                      g_bytes_get_data (self->header_bytes, NULL),
@@ -218,6 +249,8 @@ load_header (SafetensorsFile  *self,
       if (!g_hash_table_contains (self->by_name, safetensors_tensor_get_name (tensor)))
         g_hash_table_insert (self->by_name, (char *) safetensors_tensor_get_name (tensor), tensor);
     }
+
+  self->data_start = 8 + header_len;
 
   if (header->metadata != NULL)
     {
@@ -266,10 +299,18 @@ safetensors_file_open (GFile                *file,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if ((flags & ~SAFETENSORS_OPEN_FLAGS_NO_MMAP) != 0)
+  if ((flags & ~(SAFETENSORS_OPEN_FLAGS_NO_MMAP | SAFETENSORS_OPEN_FLAGS_READ_WRITE |
+                 SAFETENSORS_OPEN_FLAGS_CREATE)) != 0)
     {
       g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
                    "unknown open flags 0x%x", (guint) flags);
+      return NULL;
+    }
+
+  if ((flags & SAFETENSORS_OPEN_FLAGS_CREATE) && !(flags & SAFETENSORS_OPEN_FLAGS_READ_WRITE))
+    {
+      g_set_error_literal (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                           "CREATE needs READ_WRITE");
       return NULL;
     }
 
@@ -280,12 +321,19 @@ safetensors_file_open (GFile                *file,
   self->file = g_object_ref (file);
   self->flags = flags;
 
-  self->storage = safetensors_storage_open (file, use_mmap, cancellable, error);
+  if (flags & SAFETENSORS_OPEN_FLAGS_READ_WRITE)
+    self->storage = safetensors_storage_open_rw (file, (flags & SAFETENSORS_OPEN_FLAGS_CREATE) != 0,
+                                                 use_mmap, cancellable, error);
+  else
+    self->storage = safetensors_storage_open (file, use_mmap, cancellable, error);
   if (self->storage == NULL)
     return NULL;
 
   if (!load_header (self, cancellable, error))
     return NULL;
+
+  if (flags & SAFETENSORS_OPEN_FLAGS_READ_WRITE)
+    safetensors_file_snapshot (self);
 
   return g_steal_pointer (&self);
 }
@@ -726,4 +774,72 @@ safetensors_file_get_size (SafetensorsFile *self)
   g_return_val_if_fail (SAFETENSORS_IS_FILE (self), 0);
 
   return safetensors_storage_get_size (self->storage);
+}
+
+/* Records the committed state, which rollback() returns to. */
+void
+safetensors_file_snapshot (SafetensorsFile *self)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_clear_pointer (&self->committed, g_array_unref);
+  self->committed = g_array_sized_new (FALSE, FALSE, sizeof (CommittedTensor), self->tensors->len);
+  g_array_set_clear_func (self->committed, committed_tensor_clear);
+
+  for (guint i = 0; i < self->tensors->len; i++)
+    {
+      SafetensorsTensor *tensor = g_ptr_array_index (self->tensors, i);
+      CommittedTensor committed;
+
+      committed.tensor = g_object_ref (tensor);
+      committed.name = g_strdup (safetensors_tensor_get_name (tensor));
+      safetensors_tensor_get_data_offsets (tensor, &committed.begin, NULL);
+      g_array_append_val (self->committed, committed);
+    }
+
+  g_clear_pointer (&self->committed_metadata, g_hash_table_unref);
+  self->committed_metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_iter_init (&iter, self->metadata);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_hash_table_insert (self->committed_metadata, g_strdup (key), g_strdup (value));
+
+  self->committed_size = safetensors_storage_get_size (self->storage);
+  self->staged_end = self->committed_size;
+  self->staged_bytes = 0;
+  self->dirty = FALSE;
+}
+
+gboolean
+safetensors_file_check_writable (SafetensorsFile  *self,
+                                 GError          **error)
+{
+  if (self->closed)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                   "%s: the file is closed", safetensors_storage_get_display_name (self->storage));
+      return FALSE;
+    }
+  if (!(self->flags & SAFETENSORS_OPEN_FLAGS_READ_WRITE))
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_READ_ONLY,
+                   "%s: the file is open for reading; open it with READ_WRITE to edit it",
+                   safetensors_storage_get_display_name (self->storage));
+      return FALSE;
+    }
+  if (self->committing)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                   "%s: a commit is running", safetensors_storage_get_display_name (self->storage));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Simplest honest change notification: everything changed. */
+void
+safetensors_file_emit_changed (SafetensorsFile *self,
+                               guint            old_n_items)
+{
+  g_list_model_items_changed (G_LIST_MODEL (self), 0, old_n_items, self->tensors->len);
 }

@@ -23,6 +23,12 @@ G_BEGIN_DECLS
  * @SAFETENSORS_OPEN_FLAGS_NO_MMAP: never map the file; tensor bytes are read
  *   from the file on demand (pread on local files, a seekable stream
  *   otherwise)
+ * @SAFETENSORS_OPEN_FLAGS_READ_WRITE: open for editing in place: tensors
+ *   and metadata can be added, replaced, removed and renamed in a
+ *   transaction, and tensor bytes written. Takes an exclusive lock; local
+ *   files only
+ * @SAFETENSORS_OPEN_FLAGS_CREATE: with @SAFETENSORS_OPEN_FLAGS_READ_WRITE,
+ *   create the file (as an empty safetensors file) if it does not exist
  *
  * Flags for [ctor@Safetensors.File.open].
  *
@@ -31,8 +37,40 @@ G_BEGIN_DECLS
 typedef enum /*< flags >*/
 {
   SAFETENSORS_OPEN_FLAGS_NONE    = 0,
-  SAFETENSORS_OPEN_FLAGS_NO_MMAP = 1 << 0,
+  SAFETENSORS_OPEN_FLAGS_NO_MMAP    = 1 << 0,
+  SAFETENSORS_OPEN_FLAGS_READ_WRITE = 1 << 1,
+  SAFETENSORS_OPEN_FLAGS_CREATE     = 1 << 2,
 } SafetensorsOpenFlags;
+
+/**
+ * SafetensorsCommitStats:
+ * @bytes_written: every byte the transaction wrote to the file: new tensor
+ *   data, moved data and the header
+ * @bytes_moved: bytes of existing tensor data that changed place
+ * @header_bytes: bytes of the header region rewritten (length prefix,
+ *   JSON and padding)
+ *
+ * What a commit cost; see [method@Safetensors.File.get_commit_stats].
+ *
+ * Since: 1.0
+ */
+typedef struct
+{
+  guint64 bytes_written;
+  guint64 bytes_moved;
+  guint64 header_bytes;
+} SafetensorsCommitStats;
+
+#define SAFETENSORS_TYPE_COMMIT_STATS (safetensors_commit_stats_get_type ())
+
+SAFETENSORS_AVAILABLE_IN_ALL
+GType                   safetensors_commit_stats_get_type (void) G_GNUC_CONST;
+SAFETENSORS_AVAILABLE_IN_ALL
+SafetensorsCommitStats *safetensors_commit_stats_copy     (const SafetensorsCommitStats *stats);
+SAFETENSORS_AVAILABLE_IN_ALL
+void                    safetensors_commit_stats_free     (SafetensorsCommitStats       *stats);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SafetensorsCommitStats, safetensors_commit_stats_free)
 
 #define SAFETENSORS_TYPE_FILE (safetensors_file_get_type ())
 
@@ -90,5 +128,50 @@ SAFETENSORS_AVAILABLE_IN_ALL
 guint64             safetensors_file_get_data_start     (SafetensorsFile      *self);
 SAFETENSORS_AVAILABLE_IN_ALL
 guint64             safetensors_file_get_size           (SafetensorsFile      *self);
+
+SAFETENSORS_AVAILABLE_IN_ALL
+gboolean            safetensors_file_add_tensor         (SafetensorsFile      *self,
+                                                         const char           *name,
+                                                         SafetensorsDType      dtype,
+                                                         const guint64        *shape,
+                                                         guint                 n_dims,
+                                                         GBytes               *data,
+                                                         GError              **error);
+SAFETENSORS_AVAILABLE_IN_ALL
+gboolean            safetensors_file_replace_tensor     (SafetensorsFile      *self,
+                                                         const char           *name,
+                                                         SafetensorsDType      dtype,
+                                                         const guint64        *shape,
+                                                         guint                 n_dims,
+                                                         GBytes               *data,
+                                                         GError              **error);
+SAFETENSORS_AVAILABLE_IN_ALL
+gboolean            safetensors_file_remove_tensor      (SafetensorsFile      *self,
+                                                         const char           *name,
+                                                         GError              **error);
+SAFETENSORS_AVAILABLE_IN_ALL
+gboolean            safetensors_file_rename_tensor      (SafetensorsFile      *self,
+                                                         const char           *old_name,
+                                                         const char           *new_name,
+                                                         GError              **error);
+SAFETENSORS_AVAILABLE_IN_ALL
+gboolean            safetensors_file_set_metadata_value (SafetensorsFile      *self,
+                                                         const char           *key,
+                                                         const char           *value,
+                                                         GError              **error);
+SAFETENSORS_AVAILABLE_IN_ALL
+gboolean            safetensors_file_has_changes        (SafetensorsFile      *self);
+SAFETENSORS_AVAILABLE_IN_ALL
+gboolean            safetensors_file_commit             (SafetensorsFile      *self,
+                                                         GCancellable         *cancellable,
+                                                         GError              **error);
+SAFETENSORS_AVAILABLE_IN_ALL
+void                safetensors_file_rollback           (SafetensorsFile      *self);
+SAFETENSORS_AVAILABLE_IN_ALL
+gboolean            safetensors_file_close              (SafetensorsFile      *self,
+                                                         GCancellable         *cancellable,
+                                                         GError              **error);
+SAFETENSORS_AVAILABLE_IN_ALL
+SafetensorsCommitStats *safetensors_file_get_commit_stats (SafetensorsFile    *self);
 
 G_END_DECLS

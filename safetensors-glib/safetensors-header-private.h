@@ -53,6 +53,11 @@ void               safetensors_header_free      (SafetensorsHeader     *header);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SafetensorsTensorInfo, safetensors_tensor_info_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SafetensorsHeader, safetensors_header_free)
 
+/* Orders SafetensorsTensorInfo pointers by (begin, end), the reference's
+ * order, for g_ptr_array_sort(). */
+int                safetensors_tensor_info_compare_offsets (gconstpointer a,
+                                                            gconstpointer b);
+
 /* Parses and validates the JSON text of a header (the N bytes after the
  * length prefix), applying every check of the reference in its order:
  * INVALID_HEADER (UTF-8), INVALID_JSON (syntax, schema, depth),

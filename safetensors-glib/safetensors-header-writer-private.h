@@ -41,4 +41,11 @@ GBytes                *safetensors_header_serialize       (GPtrArray   *tensors,
                                                            guint64      reserve,
                                                            GError     **error);
 
+/* The same text, padded with spaces to exactly @text_len bytes (used when
+ * the data start is fixed by the layout); an error if it does not fit. */
+GBytes                *safetensors_header_serialize_sized (GPtrArray   *tensors,
+                                                           GHashTable  *metadata,
+                                                           guint64      text_len,
+                                                           GError     **error);
+
 G_END_DECLS

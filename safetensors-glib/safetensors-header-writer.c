@@ -173,26 +173,19 @@ append_tensor (GString                     *json,
                           info->begin, info->end);
 }
 
-GBytes *
-safetensors_header_serialize (GPtrArray   *tensors,
-                              GHashTable  *metadata,
-                              guint64      reserve,
-                              GError     **error)
+static void
+append_document (GString    *json,
+                 GPtrArray  *tensors,
+                 GHashTable *metadata)
 {
-  g_autoptr(GString) json = g_string_new (NULL);
   gboolean first = TRUE;
-  guint64 n;
 
-  /* Room for the length prefix, filled in at the end. */
-  g_string_append_len (json, "\0\0\0\0\0\0\0\0", 8);
   g_string_append_c (json, '{');
-
   if (metadata != NULL && g_hash_table_size (metadata) > 0)
     {
       append_metadata (json, metadata);
       first = FALSE;
     }
-
   for (guint i = 0; i < tensors->len; i++)
     {
       if (!first)
@@ -201,6 +194,35 @@ safetensors_header_serialize (GPtrArray   *tensors,
       first = FALSE;
     }
   g_string_append_c (json, '}');
+}
+
+/* Fills in the length prefix and pads the text with spaces to @n bytes. */
+static GBytes *
+finish_header (GString *json,
+               guint64  n)
+{
+  gsize unpadded = json->len;
+
+  g_string_set_size (json, 8 + n);
+  memset (json->str + unpadded, ' ', json->len - unpadded);
+  for (guint i = 0; i < 8; i++)
+    json->str[i] = (char) ((n >> (8 * i)) & 0xff);
+
+  return g_string_free_to_bytes (json);
+}
+
+GBytes *
+safetensors_header_serialize (GPtrArray   *tensors,
+                              GHashTable  *metadata,
+                              guint64      reserve,
+                              GError     **error)
+{
+  GString *json = g_string_new (NULL);
+  guint64 n;
+
+  /* Room for the length prefix, filled in at the end. */
+  g_string_append_len (json, "\0\0\0\0\0\0\0\0", 8);
+  append_document (json, tensors, metadata);
 
   n = json->len - 8;
   if (reserve > SAFETENSORS_HEADER_MAX_SIZE || n + reserve > SAFETENSORS_HEADER_MAX_SIZE)
@@ -208,20 +230,35 @@ safetensors_header_serialize (GPtrArray   *tensors,
       g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_HEADER_TOO_LARGE,
                    "the header would take %" G_GUINT64_FORMAT " bytes, more than the "
                    "100000000 the format allows", n + MIN (reserve, SAFETENSORS_HEADER_MAX_SIZE));
+      g_string_free (json, TRUE);
       return NULL;
     }
+
   /* The cap is a multiple of 8, so rounding up cannot cross it. */
   n += reserve;
   n += (8 - n % 8) % 8;
-  {
-    gsize unpadded = json->len;
+  return finish_header (json, n);
+}
 
-    g_string_set_size (json, 8 + n);
-    memset (json->str + unpadded, ' ', json->len - unpadded);
-  }
+GBytes *
+safetensors_header_serialize_sized (GPtrArray   *tensors,
+                                    GHashTable  *metadata,
+                                    guint64      text_len,
+                                    GError     **error)
+{
+  GString *json = g_string_new (NULL);
 
-  for (guint i = 0; i < 8; i++)
-    json->str[i] = (char) ((n >> (8 * i)) & 0xff);
+  g_string_append_len (json, "\0\0\0\0\0\0\0\0", 8);
+  append_document (json, tensors, metadata);
 
-  return g_string_free_to_bytes (g_steal_pointer (&json));
+  if (json->len - 8 > text_len)
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_HEADER_TOO_LARGE,
+                   "the header takes %" G_GSIZE_FORMAT " bytes but only %" G_GUINT64_FORMAT
+                   " were planned for it", json->len - 8, text_len);
+      g_string_free (json, TRUE);
+      return NULL;
+    }
+
+  return finish_header (json, text_len);
 }

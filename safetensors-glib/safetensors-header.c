@@ -679,9 +679,9 @@ check_duplicate_names (HeaderParser  *p,
   return TRUE;
 }
 
-static int
-compare_offsets (gconstpointer a,
-                 gconstpointer b)
+int
+safetensors_tensor_info_compare_offsets (gconstpointer a,
+                                         gconstpointer b)
 {
   const SafetensorsTensorInfo *info_a = *(SafetensorsTensorInfo * const *) a;
   const SafetensorsTensorInfo *info_b = *(SafetensorsTensorInfo * const *) b;
@@ -697,7 +697,7 @@ static gboolean
 is_sorted_by_offsets (GPtrArray *tensors)
 {
   for (guint i = 1; i < tensors->len; i++)
-    if (compare_offsets (&tensors->pdata[i - 1], &tensors->pdata[i]) > 0)
+    if (safetensors_tensor_info_compare_offsets (&tensors->pdata[i - 1], &tensors->pdata[i]) > 0)
       return FALSE;
 
   return TRUE;
@@ -741,7 +741,7 @@ validate_tensors (const char         *display_name,
    * reference's order for them depends on its hash seed). Writers usually
    * list tensors in offset order already. */
   if (!is_sorted_by_offsets (header->tensors))
-    g_ptr_array_sort (header->tensors, compare_offsets);
+    g_ptr_array_sort (header->tensors, safetensors_tensor_info_compare_offsets);
 
   for (guint i = 0; i < header->tensors->len; i++)
     {

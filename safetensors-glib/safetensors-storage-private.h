@@ -73,6 +73,40 @@ SafetensorsStorage *safetensors_storage_stream_new   (GFile               *file,
                                                       GCancellable        *cancellable,
                                                       GError             **error);
 
+/* Read-write storage of a local file (READ_WRITE mode): pread/pwrite, and
+ * with @use_mmap writable shared mappings made per range on demand, so that
+ * the file can grow and shrink under them. Takes ownership of @fd. */
+/* Opens a local file for editing: O_RDWR (O_CREAT with @create, an empty
+ * file becoming an empty safetensors file), under an exclusive OFD lock
+ * (SAFETENSORS_ERROR_LOCKED when another writer holds it). */
+SafetensorsStorage *safetensors_storage_open_rw      (GFile               *file,
+                                                      gboolean             create,
+                                                      gboolean             use_mmap,
+                                                      GCancellable        *cancellable,
+                                                      GError             **error);
+SafetensorsStorage *safetensors_storage_rw_new       (int                  fd,
+                                                      const char          *display_name,
+                                                      guint64              size,
+                                                      gboolean             use_mmap);
+gboolean            safetensors_storage_is_writable  (SafetensorsStorage  *self);
+int                 safetensors_storage_rw_get_fd    (SafetensorsStorage  *self);
+gboolean            safetensors_storage_write        (SafetensorsStorage  *self,
+                                                      guint64              offset,
+                                                      const guint8        *data,
+                                                      gsize                len,
+                                                      GCancellable        *cancellable,
+                                                      GError             **error);
+/* Grows or shrinks the file. Before shrinking, every live mapping of the
+ * cut-off part is replaced by anonymous memory, so that old views read
+ * stale bytes instead of raising SIGBUS. */
+gboolean            safetensors_storage_rw_set_size  (SafetensorsStorage  *self,
+                                                      guint64              size,
+                                                      GError             **error);
+/* Releases the writer's lock; reads keep working. */
+void                safetensors_storage_rw_unlock    (SafetensorsStorage  *self);
+gboolean            safetensors_storage_rw_sync      (SafetensorsStorage  *self,
+                                                      GError             **error);
+
 /* For backends: allocates the struct of a backend with refcount 1. */
 gpointer            safetensors_storage_alloc        (gsize                struct_size,
                                                       const SafetensorsStorageClass *klass,

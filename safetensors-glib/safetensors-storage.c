@@ -141,7 +141,15 @@ safetensors_storage_get_bytes (SafetensorsStorage  *self,
     return NULL;
 
   if (self->klass->map_range != NULL)
-    return self->klass->map_range (self, offset, len);
+    {
+      GBytes *bytes = self->klass->map_range (self, offset, len);
+
+      if (bytes == NULL)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                     "%s: cannot map %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT,
+                     self->display_name, len, offset);
+      return bytes;
+    }
 
   /* g_free() is free(), so posix_memalign() memory can go to GBytes. */
   buffer = allocate_read_buffer (len);

@@ -33,6 +33,7 @@ struct _SafetensorsTensor
   guint64             begin;
   guint64             end;
   guint64             data_start;
+  gboolean            removed;
 };
 
 G_DEFINE_FINAL_TYPE (SafetensorsTensor, safetensors_tensor, G_TYPE_OBJECT)
@@ -68,6 +69,68 @@ safetensors_tensor_new (SafetensorsStorage          *storage,
   self->data_start = data_start;
 
   return self;
+}
+
+void
+safetensors_tensor_set_name (SafetensorsTensor *self,
+                             const char        *name)
+{
+  g_free (self->name);
+  self->name = g_strdup (name);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NAME]);
+}
+
+void
+safetensors_tensor_set_location (SafetensorsTensor *self,
+                                 guint64            data_start,
+                                 guint64            begin)
+{
+  guint64 n_bytes = self->end - self->begin;
+
+  self->data_start = data_start;
+  self->begin = begin;
+  self->end = begin + n_bytes;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FILE_OFFSET]);
+}
+
+void
+safetensors_tensor_set_removed (SafetensorsTensor *self,
+                                gboolean           removed)
+{
+  self->removed = removed;
+}
+
+gboolean
+safetensors_tensor_is_removed (SafetensorsTensor *self)
+{
+  return self->removed;
+}
+
+guint
+safetensors_tensor_get_alignment (SafetensorsTensor *self)
+{
+  guint bits = safetensors_dtype_get_bits (self->dtype);
+
+  return bits < 8 ? 1 : MIN (8, bits / 8);
+}
+
+SafetensorsStorage *
+safetensors_tensor_get_storage (SafetensorsTensor *self)
+{
+  return self->storage;
+}
+
+/* Tensors removed by an edit of their file have no bytes any more. */
+static gboolean
+check_not_removed (SafetensorsTensor  *self,
+                   GError            **error)
+{
+  if (!self->removed)
+    return TRUE;
+  g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_TENSOR_NOT_FOUND,
+               "%s: tensor “%s” was removed from the file",
+               safetensors_storage_get_display_name (self->storage), self->name);
+  return FALSE;
 }
 
 static void
@@ -376,6 +439,9 @@ safetensors_tensor_get_bytes (SafetensorsTensor  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if (!check_not_removed (self, error))
+    return NULL;
+
   return safetensors_storage_get_bytes (self->storage,
                                         self->data_start + self->begin,
                                         self->end - self->begin,
@@ -412,6 +478,9 @@ safetensors_tensor_read_range (SafetensorsTensor  *self,
   g_return_val_if_fail (SAFETENSORS_IS_TENSOR (self), NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_not_removed (self, error))
+    return NULL;
 
   n_bytes = self->end - self->begin;
   if (offset > n_bytes || length > n_bytes - offset)
@@ -503,6 +572,68 @@ safetensors_tensor_get_bytes_finish (SafetensorsTensor  *self,
 }
 
 /**
+ * safetensors_tensor_write:
+ * @self: a tensor
+ * @offset: where to start writing, counted from the tensor's first byte
+ * @data: (array length=len): the bytes to write
+ * @len: the number of bytes
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Overwrites part of the tensor's bytes in the file, at once. Like writes
+ * through a writable mapping, this is not part of a transaction: it is not
+ * undone by [method@Safetensors.File.rollback] nor protected by the
+ * commit journal. The file must be open with
+ * %SAFETENSORS_OPEN_FLAGS_READ_WRITE.
+ *
+ * Returns: %TRUE on success; %FALSE with %SAFETENSORS_ERROR_READ_ONLY,
+ *   %SAFETENSORS_ERROR_INVALID_ARGUMENT (range outside the tensor) or an
+ *   I/O error
+ *
+ * Since: 1.0
+ */
+gboolean
+safetensors_tensor_write (SafetensorsTensor  *self,
+                          guint64             offset,
+                          const guint8       *data,
+                          gsize               len,
+                          GCancellable       *cancellable,
+                          GError            **error)
+{
+  guint64 n_bytes;
+
+  g_return_val_if_fail (SAFETENSORS_IS_TENSOR (self), FALSE);
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_not_removed (self, error))
+    return FALSE;
+
+  if (!safetensors_storage_is_writable (self->storage))
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_READ_ONLY,
+                   "%s: tensor “%s” cannot be written: the file is open for reading",
+                   safetensors_storage_get_display_name (self->storage), self->name);
+      return FALSE;
+    }
+
+  n_bytes = self->end - self->begin;
+  if (offset > n_bytes || len > n_bytes - offset)
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                   "%s: tensor “%s”: bytes %" G_GUINT64_FORMAT "+%" G_GSIZE_FORMAT
+                   " lie outside its %" G_GUINT64_FORMAT " bytes",
+                   safetensors_storage_get_display_name (self->storage), self->name,
+                   offset, len, n_bytes);
+      return FALSE;
+    }
+
+  return safetensors_storage_write (self->storage, self->data_start + self->begin + offset,
+                                    data, len, cancellable, error);
+}
+
+/**
  * safetensors_tensor_read_slice:
  * @self: a tensor
  * @slice: the selection, in NumPy basic-slicing terms
@@ -544,6 +675,9 @@ safetensors_tensor_read_slice (SafetensorsTensor  *self,
   g_return_val_if_fail (slice != NULL, NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_not_removed (self, error))
+    return NULL;
 
   dims = safetensors_slice_resolve (slice, safetensors_storage_get_display_name (self->storage),
                                     self->name, self->shape, self->n_dims, error);

@@ -62,6 +62,13 @@ GBytes           *safetensors_tensor_get_bytes_finish (SafetensorsTensor    *sel
                                                        GAsyncResult         *result,
                                                        GError              **error);
 SAFETENSORS_AVAILABLE_IN_ALL
+gboolean          safetensors_tensor_write            (SafetensorsTensor    *self,
+                                                       guint64               offset,
+                                                       const guint8         *data,
+                                                       gsize                 len,
+                                                       GCancellable         *cancellable,
+                                                       GError              **error);
+SAFETENSORS_AVAILABLE_IN_ALL
 GBytes           *safetensors_tensor_read_slice       (SafetensorsTensor    *self,
                                                        SafetensorsSlice     *slice,
                                                        guint64             **out_shape,

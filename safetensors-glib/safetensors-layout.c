@@ -1,0 +1,323 @@
+/* safetensors-layout.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <string.h>
+
+#include "safetensors-layout-private.h"
+
+void
+safetensors_layout_plan_clear (SafetensorsLayoutPlan *plan)
+{
+  g_clear_pointer (&plan->moves, g_array_unref);
+  plan->data_start = plan->end = plan->bytes_moved = plan->bytes_copied = 0;
+}
+
+static guint64
+round_up (guint64 value,
+          guint64 multiple)
+{
+  return (value + multiple - 1) / multiple * multiple;
+}
+
+#define ITEM(items, k) (&g_array_index ((GArray *) (items), SafetensorsLayoutItem, (k)))
+
+static int
+compare_by_src (gconstpointer a,
+                gconstpointer b,
+                gpointer      items)
+{
+  const SafetensorsLayoutItem *x = ITEM (items, *(const guint *) a);
+  const SafetensorsLayoutItem *y = ITEM (items, *(const guint *) b);
+
+  return x->src < y->src ? -1 : x->src > y->src;
+}
+
+static int
+compare_by_dst (gconstpointer a,
+                gconstpointer b,
+                gpointer      items)
+{
+  const SafetensorsLayoutItem *x = ITEM (items, *(const guint *) a);
+  const SafetensorsLayoutItem *y = ITEM (items, *(const guint *) b);
+
+  return x->dst < y->dst ? -1 : x->dst > y->dst;
+}
+
+/* Largest alignment first keeps every position aligned without padding:
+ * sizes are multiples of the element size. */
+static int
+compare_for_repack (gconstpointer a,
+                    gconstpointer b,
+                    gpointer      items)
+{
+  const SafetensorsLayoutItem *x = ITEM (items, *(const guint *) a);
+  const SafetensorsLayoutItem *y = ITEM (items, *(const guint *) b);
+
+  if (x->align != y->align)
+    return x->align > y->align ? -1 : 1;
+  return x->src < y->src ? -1 : x->src > y->src;
+}
+
+static void
+add_move (SafetensorsLayoutPlan *plan,
+          guint64                src,
+          guint64                dst,
+          guint64                len)
+{
+  SafetensorsMove move = { src, dst, len };
+
+  if (src == dst || len == 0)
+    return;
+  g_array_append_val (plan->moves, move);
+  plan->bytes_copied += len;
+}
+
+/* A source still waiting to be moved, indexed by position. */
+typedef struct
+{
+  guint64 src;
+  guint64 len;
+  guint   item;
+  gboolean gone;
+} PendingSource;
+
+static int
+compare_pending (gconstpointer a,
+                 gconstpointer b)
+{
+  const PendingSource *x = a, *y = b;
+
+  return x->src < y->src ? -1 : x->src > y->src;
+}
+
+/* Orders the moves of @movers (item indices) so that no move overwrites a
+ * source that has not been moved yet: moves run by ascending destination,
+ * and a source in the way is first parked in scratch space. A shift to the
+ * left never needs scratch. */
+static void
+schedule_moves (GArray                *items,
+                GArray                *movers,
+                guint64                scratch_start,
+                SafetensorsLayoutPlan *plan)
+{
+  g_autoptr(GArray) pending = g_array_new (FALSE, FALSE, sizeof (PendingSource));
+  g_autofree guint *by_dst = NULL;
+  g_autofree guint *slot_of_item = NULL;
+  guint64 scratch = round_up (scratch_start, 8);
+  guint n = 0;
+
+  for (guint i = 0; i < movers->len; i++)
+    {
+      guint k = g_array_index (movers, guint, i);
+      SafetensorsLayoutItem *item = &g_array_index (items, SafetensorsLayoutItem, k);
+      PendingSource p = { item->src, item->size, k, FALSE };
+
+      if (item->src != item->dst && item->size > 0)
+        g_array_append_val (pending, p);
+    }
+  g_array_sort (pending, compare_pending);
+
+  n = pending->len;
+  slot_of_item = g_new (guint, items->len);
+  by_dst = g_new (guint, n);
+  for (guint i = 0; i < n; i++)
+    {
+      slot_of_item[g_array_index (pending, PendingSource, i).item] = i;
+      by_dst[i] = g_array_index (pending, PendingSource, i).item;
+    }
+
+  /* Ascending destination: the order of a left shift. */
+  g_qsort_with_data (by_dst, n, sizeof (guint), compare_by_dst, items);
+
+  for (guint i = 0; i < n; i++)
+    {
+      guint k = by_dst[i];
+      SafetensorsLayoutItem *item = &g_array_index (items, SafetensorsLayoutItem, k);
+      PendingSource *self_slot = &g_array_index (pending, PendingSource, slot_of_item[k]);
+      guint64 dst_end = item->dst + item->size;
+      guint lo = 0, hi = n;
+
+      /* First pending source ending after dst. */
+      while (lo < hi)
+        {
+          guint mid = (lo + hi) / 2;
+          PendingSource *p = &g_array_index (pending, PendingSource, mid);
+
+          if (p->src + p->len <= item->dst)
+            lo = mid + 1;
+          else
+            hi = mid;
+        }
+
+      for (guint j = lo; j < n; j++)
+        {
+          PendingSource *p = &g_array_index (pending, PendingSource, j);
+
+          if (p->src >= dst_end)
+            break;
+          if (p->gone || p == self_slot)
+            continue;
+          /* In the way: park it. Its final move starts from scratch. */
+          add_move (plan, p->src, scratch, p->len);
+          g_array_index (items, SafetensorsLayoutItem, p->item).src = scratch;
+          scratch += round_up (p->len, 8);
+          p->gone = TRUE;
+        }
+
+      add_move (plan, item->src, item->dst, item->size);
+      plan->bytes_moved += item->size;
+      self_slot->gone = TRUE;
+    }
+}
+
+/* The data start: the first tensor at or after the smallest possible data
+ * start that sits on a multiple of 8 keeps its place, and the gap before
+ * it becomes header padding (within the cap). */
+static guint64
+choose_data_start (GArray  *items,
+                   guint   *order,
+                   guint    n,
+                   guint64  data_start_min,
+                   guint64  header_max)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      const SafetensorsLayoutItem *item = &g_array_index (items, SafetensorsLayoutItem, order[i]);
+
+      if (item->src < data_start_min)
+        continue;
+      if (item->src % 8 == 0 && item->src - 8 <= header_max)
+        return item->src;
+      break;
+    }
+  return data_start_min;
+}
+
+gboolean
+safetensors_layout_plan_compact (GArray                *items,
+                                 guint64                header_min,
+                                 guint64                header_max,
+                                 guint64                scratch_start,
+                                 SafetensorsLayoutPlan *plan)
+{
+  g_autofree guint *order = NULL;
+  g_autoptr(GArray) movers = g_array_new (FALSE, FALSE, sizeof (guint));
+  guint64 data_start_min = round_up (8 + header_min, 8);
+  guint64 data_start, cursor;
+  guint n = 0, n_kept = 0, first_rest;
+
+  memset (plan, 0, sizeof *plan);
+  plan->moves = g_array_new (FALSE, FALSE, sizeof (SafetensorsMove));
+
+  if (data_start_min - 8 > header_max)
+    return FALSE;
+
+  /* Empty tensors take no room: they all sit at the data start. */
+  order = g_new (guint, MAX (items->len, 1));
+  for (guint i = 0; i < items->len; i++)
+    if (g_array_index (items, SafetensorsLayoutItem, i).size > 0)
+      order[n++] = i;
+  g_qsort_with_data (order, n, sizeof (guint), compare_by_src, items);
+
+  data_start = choose_data_start (items, order, n, data_start_min, header_max);
+
+  /* Tensors in front of the data start (under the new header) move. */
+  first_rest = 0;
+  while (first_rest < n && g_array_index (items, SafetensorsLayoutItem, order[first_rest]).src < data_start)
+    g_array_append_val (movers, order[first_rest++]);
+
+  /* The longest run already in place stays. */
+  cursor = data_start;
+  while (first_rest + n_kept < n)
+    {
+      SafetensorsLayoutItem *item = &g_array_index (items, SafetensorsLayoutItem, order[first_rest + n_kept]);
+
+      if (item->src != cursor)
+        break;
+      item->dst = item->src;
+      cursor += item->size;
+      n_kept++;
+    }
+
+  /* Repacking starts on a multiple of 8, so that it needs no padding. */
+  while (cursor % 8 != 0)
+    {
+      SafetensorsLayoutItem *item = &g_array_index (items, SafetensorsLayoutItem, order[first_rest + n_kept - 1]);
+
+      n_kept--;
+      cursor = item->src;
+    }
+
+  /* One hole followed by a contiguous tail: shifting the part before the
+   * hole to the right may be cheaper, its front gap becoming padding. */
+  if (movers->len == 0 && first_rest + n_kept < n)
+    {
+      guint rest = first_rest + n_kept;
+      guint64 hole_end = g_array_index (items, SafetensorsLayoutItem, order[rest]).src;
+      guint64 shift = hole_end - cursor;
+      guint64 before = cursor - data_start;
+      guint64 after = 0;
+      gboolean contiguous = TRUE;
+      guint64 expect = hole_end;
+
+      for (guint i = rest; i < n; i++)
+        {
+          const SafetensorsLayoutItem *item = &g_array_index (items, SafetensorsLayoutItem, order[i]);
+
+          contiguous &= item->src == expect;
+          expect = item->src + item->size;
+          after += item->size;
+        }
+
+      if (contiguous && shift % 8 == 0 && before < after &&
+          data_start + shift - 8 <= header_max)
+        {
+          for (guint i = first_rest + n_kept; i-- > first_rest;)
+            {
+              SafetensorsLayoutItem *item = &g_array_index (items, SafetensorsLayoutItem, order[i]);
+
+              item->dst = item->src + shift;
+              add_move (plan, item->src, item->dst, item->size);
+              plan->bytes_moved += item->size;
+            }
+          for (guint i = rest; i < n; i++)
+            {
+              SafetensorsLayoutItem *item = &g_array_index (items, SafetensorsLayoutItem, order[i]);
+
+              item->dst = item->src;
+            }
+          plan->data_start = data_start + shift;
+          plan->end = expect;
+          goto place_empty;
+        }
+    }
+
+  /* Everything else is repacked after the kept run. */
+  for (guint i = first_rest + n_kept; i < n; i++)
+    g_array_append_val (movers, order[i]);
+  g_array_sort_with_data (movers, compare_for_repack, items);
+  for (guint i = 0; i < movers->len; i++)
+    {
+      SafetensorsLayoutItem *item = &g_array_index (items, SafetensorsLayoutItem, g_array_index (movers, guint, i));
+
+      item->dst = cursor;
+      cursor += item->size;
+    }
+
+  plan->data_start = data_start;
+  plan->end = cursor;
+  schedule_moves (items, movers, MAX (scratch_start, cursor), plan);
+
+place_empty:
+  for (guint i = 0; i < items->len; i++)
+    {
+      SafetensorsLayoutItem *item = &g_array_index (items, SafetensorsLayoutItem, i);
+
+      if (item->size == 0)
+        item->dst = plan->data_start;
+    }
+
+  return TRUE;
+}

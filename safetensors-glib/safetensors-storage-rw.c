@@ -1,0 +1,380 @@
+/* safetensors-storage-rw.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "safetensors-error.h"
+
+#include "safetensors-sparse-private.h"
+#include "safetensors-storage-private.h"
+
+/* A file open for editing changes size, so it is not mapped whole: each
+ * get_bytes() maps just its range, shared and writable, and the mapping
+ * lives as long as the GBytes. Every live mapping is registered so that a
+ * commit that shrinks the file can first swap the doomed pages for
+ * anonymous memory: views kept by users then show stale bytes instead of
+ * killing the process with SIGBUS. */
+
+typedef struct _RwStorage RwStorage;
+
+typedef struct
+{
+  RwStorage *owner;         /* NULL once the storage is gone */
+  guint8    *addr;          /* page-aligned start of the mapping */
+  gsize      len;
+  guint64    file_offset;   /* page-aligned */
+} RwMapping;
+
+struct _RwStorage
+{
+  SafetensorsStorage parent;
+  int fd;
+  gboolean use_mmap;
+  GList *mappings;          /* RwMapping*, under mappings_lock */
+};
+
+/* One lock for all registries: a mapping can outlive its storage. */
+G_LOCK_DEFINE_STATIC (mappings_lock);
+
+static gsize page_size;
+
+static void
+rw_storage_finalize (SafetensorsStorage *storage)
+{
+  RwStorage *self = (RwStorage *) storage;
+
+  G_LOCK (mappings_lock);
+  for (GList *l = self->mappings; l != NULL; l = l->next)
+    ((RwMapping *) l->data)->owner = NULL;
+  g_clear_pointer (&self->mappings, g_list_free);
+  G_UNLOCK (mappings_lock);
+
+  if (self->fd >= 0)
+    close (self->fd);
+}
+
+static gboolean
+rw_storage_read (SafetensorsStorage  *storage,
+                 guint64              offset,
+                 guint8              *buffer,
+                 gsize                len,
+                 GCancellable        *cancellable,
+                 GError             **error)
+{
+  RwStorage *self = (RwStorage *) storage;
+  gsize done = 0;
+
+  while (done < len)
+    {
+      gssize n;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      n = pread (self->fd, buffer + done, MIN (len - done, 8 << 20), offset + done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          int saved_errno = n < 0 ? errno : EIO;
+
+          g_set_error (error, G_IO_ERROR, n < 0 ? g_io_error_from_errno (saved_errno) : G_IO_ERROR_PARTIAL_INPUT,
+                       "%s: read failed at offset %" G_GUINT64_FORMAT ": %s",
+                       storage->display_name, offset + done,
+                       n < 0 ? g_strerror (saved_errno) : "unexpected end of file");
+          return FALSE;
+        }
+      done += n;
+    }
+  return TRUE;
+}
+
+static void
+rw_mapping_free (gpointer data)
+{
+  RwMapping *mapping = data;
+
+  G_LOCK (mappings_lock);
+  if (mapping->owner != NULL)
+    mapping->owner->mappings = g_list_remove (mapping->owner->mappings, mapping);
+  G_UNLOCK (mappings_lock);
+
+  munmap (mapping->addr, mapping->len);
+  g_free (mapping);
+}
+
+static GBytes *
+rw_storage_map_range (SafetensorsStorage *storage,
+                      guint64             offset,
+                      guint64             len)
+{
+  RwStorage *self = (RwStorage *) storage;
+  RwMapping *mapping;
+  guint64 start = offset / page_size * page_size;
+  gsize delta = offset - start;
+  void *addr;
+
+  if (len == 0)
+    return g_bytes_new (NULL, 0);
+
+  addr = mmap (NULL, delta + len, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, (off_t) start);
+  if (addr == MAP_FAILED)
+    return NULL;
+
+  mapping = g_new0 (RwMapping, 1);
+  mapping->owner = self;
+  mapping->addr = addr;
+  mapping->len = delta + len;
+  mapping->file_offset = start;
+
+  G_LOCK (mappings_lock);
+  self->mappings = g_list_prepend (self->mappings, mapping);
+  G_UNLOCK (mappings_lock);
+
+  return g_bytes_new_with_free_func (mapping->addr + delta, len, rw_mapping_free, mapping);
+}
+
+static GBytes *rw_storage_map_range_or_copy (SafetensorsStorage *storage,
+                                             guint64             offset,
+                                             guint64             len);
+
+static const SafetensorsStorageClass rw_mmap_storage_class = {
+  .finalize = rw_storage_finalize,
+  .read = rw_storage_read,
+  .map_range = rw_storage_map_range_or_copy,
+};
+
+static const SafetensorsStorageClass rw_fd_storage_class = {
+  .finalize = rw_storage_finalize,
+  .read = rw_storage_read,
+};
+
+/* mmap() can fail (address space, limits); fall back to a copy then. */
+static GBytes *
+rw_storage_map_range_or_copy (SafetensorsStorage *storage,
+                              guint64             offset,
+                              guint64             len)
+{
+  GBytes *bytes = rw_storage_map_range (storage, offset, len);
+  g_autofree guint8 *copy = NULL;
+
+  if (bytes != NULL || len > G_MAXSIZE)
+    return bytes;
+
+  copy = g_try_malloc (len);
+  if (copy == NULL || !rw_storage_read (storage, offset, copy, len, NULL, NULL))
+    return NULL;
+  return g_bytes_new_take (g_steal_pointer (&copy), len);
+}
+
+SafetensorsStorage *
+safetensors_storage_rw_new (int         fd,
+                            const char *display_name,
+                            guint64     size,
+                            gboolean    use_mmap)
+{
+  RwStorage *self;
+
+  if (page_size == 0)
+    page_size = sysconf (_SC_PAGESIZE);
+
+  self = safetensors_storage_alloc (sizeof *self,
+                                    use_mmap ? &rw_mmap_storage_class : &rw_fd_storage_class,
+                                    display_name, size);
+  self->fd = fd;
+  self->use_mmap = use_mmap;
+
+  return &self->parent;
+}
+
+gboolean
+safetensors_storage_is_writable (SafetensorsStorage *self)
+{
+  return self->klass == &rw_mmap_storage_class || self->klass == &rw_fd_storage_class;
+}
+
+int
+safetensors_storage_rw_get_fd (SafetensorsStorage *self)
+{
+  g_assert (safetensors_storage_is_writable (self));
+
+  return ((RwStorage *) self)->fd;
+}
+
+gboolean
+safetensors_storage_write (SafetensorsStorage  *self,
+                           guint64              offset,
+                           const guint8        *data,
+                           gsize                len,
+                           GCancellable        *cancellable,
+                           GError             **error)
+{
+  g_assert (safetensors_storage_is_writable (self));
+
+  if (!safetensors_pwrite_all (((RwStorage *) self)->fd, self->display_name, offset, data, len,
+                               cancellable, error))
+    return FALSE;
+  if (offset + len > self->size)
+    self->size = offset + len;
+  return TRUE;
+}
+
+/* Called with mappings_lock held. */
+static void
+detach_pages_beyond (RwStorage *self,
+                     guint64    size)
+{
+  guint64 cut = (size + page_size - 1) / page_size * page_size;
+
+  for (GList *l = self->mappings; l != NULL; l = l->next)
+    {
+      RwMapping *mapping = l->data;
+      guint64 end = mapping->file_offset + mapping->len;
+      guint64 from;
+
+      if (end <= cut)
+        continue;
+      from = MAX (cut, mapping->file_offset);
+      /* Replace [from, end) of the mapping with private zero pages. */
+      if (mmap (mapping->addr + (from - mapping->file_offset), end - from,
+                PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+        g_warning ("%s: cannot detach a stale view: %s",
+                   self->parent.display_name, g_strerror (errno));
+    }
+}
+
+gboolean
+safetensors_storage_rw_set_size (SafetensorsStorage  *storage,
+                                 guint64              size,
+                                 GError             **error)
+{
+  RwStorage *self = (RwStorage *) storage;
+
+  g_assert (safetensors_storage_is_writable (storage));
+
+  if (size < storage->size)
+    {
+      G_LOCK (mappings_lock);
+      detach_pages_beyond (self, size);
+      G_UNLOCK (mappings_lock);
+    }
+
+  if (ftruncate (self->fd, (off_t) size) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "%s: cannot resize to %" G_GUINT64_FORMAT " bytes: %s",
+                   storage->display_name, size, g_strerror (saved_errno));
+      return FALSE;
+    }
+  storage->size = size;
+  return TRUE;
+}
+
+gboolean
+safetensors_storage_rw_sync (SafetensorsStorage  *storage,
+                             GError             **error)
+{
+  RwStorage *self = (RwStorage *) storage;
+
+  if (fdatasync (self->fd) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "%s: cannot sync: %s", storage->display_name, g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* An empty safetensors file, as the reference writer makes it. */
+static const char empty_file[16] = "\x08\0\0\0\0\0\0\0{}      ";
+
+SafetensorsStorage *
+safetensors_storage_open_rw (GFile         *file,
+                             gboolean       create,
+                             gboolean       use_mmap,
+                             GCancellable  *cancellable,
+                             GError       **error)
+{
+  g_autofree char *path = g_file_get_path (file);
+  g_autofree char *display_name = g_file_get_parse_name (file);
+  struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+  struct stat st;
+  int fd;
+
+  if (path == NULL)
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_UNSUPPORTED,
+                   "%s: only local files can be edited in place", display_name);
+      return NULL;
+    }
+
+  fd = open (path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0666);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "%s: %s", display_name, g_strerror (saved_errno));
+      return NULL;
+    }
+
+  /* One writer at a time, across processes and within this one: OFD
+   * locks belong to the open file description, not to the process. */
+  if (fcntl (fd, F_OFD_SETLK, &lock) != 0)
+    {
+      int saved_errno = errno;
+
+      close (fd);
+      if (saved_errno == EAGAIN || saved_errno == EACCES)
+        g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_LOCKED,
+                     "%s: another writer has the file open", display_name);
+      else
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                     "%s: cannot lock: %s", display_name, g_strerror (saved_errno));
+      return NULL;
+    }
+
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+                   "%s: not a regular file", display_name);
+      close (fd);
+      return NULL;
+    }
+
+  /* A new (empty) file becomes a valid empty safetensors file. */
+  if (create && st.st_size == 0)
+    {
+      if (!safetensors_pwrite_all (fd, display_name, 0, (const guint8 *) empty_file,
+                                   sizeof empty_file, cancellable, error))
+        {
+          close (fd);
+          return NULL;
+        }
+      st.st_size = sizeof empty_file;
+    }
+
+  return safetensors_storage_rw_new (fd, display_name, st.st_size, use_mmap);
+}
+
+void
+safetensors_storage_rw_unlock (SafetensorsStorage *storage)
+{
+  RwStorage *self = (RwStorage *) storage;
+  struct flock lock = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+
+  g_assert (safetensors_storage_is_writable (storage));
+
+  if (fcntl (self->fd, F_OFD_SETLK, &lock) != 0)
+    g_debug ("%s: cannot unlock: %s", storage->display_name, g_strerror (errno));
+}
