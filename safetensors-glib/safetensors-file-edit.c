@@ -128,6 +128,26 @@ stage_tensor (SafetensorsFile   *self,
       return NULL;
     }
 
+  /* Keep-free: reuse committed free space first. Its bytes are stale (or
+   * a hole), so they are written in full. */
+  if ((self->flags & SAFETENSORS_OPEN_FLAGS_KEEP_FREE) && n_bytes > 0)
+    {
+      phys = safetensors_ranges_take_best_fit (self->free_ranges, n_bytes, alignment_of (dtype));
+      if (phys != G_MAXUINT64)
+        {
+          int fd = safetensors_storage_rw_get_fd (self->storage);
+
+          if (data != NULL
+              ? !safetensors_pwrite_all (fd, display_name (self), phys,
+                                         g_bytes_get_data (data, NULL), n_bytes, NULL, error)
+              : !safetensors_zero_range (fd, display_name (self), phys, n_bytes, NULL, error))
+            return NULL;
+          if (data != NULL)
+            self->staged_bytes += n_bytes;
+          goto staged;
+        }
+    }
+
   phys = (self->staged_end + alignment_of (dtype) - 1) / alignment_of (dtype) * alignment_of (dtype);
   if (!g_uint64_checked_add (&end, phys, n_bytes))
     {
@@ -150,6 +170,7 @@ stage_tensor (SafetensorsFile   *self,
   if (data != NULL)
     self->staged_bytes += n_bytes;
 
+staged:
   info->begin = phys - self->data_start;
   info->end = info->begin + n_bytes;
   return safetensors_tensor_new (self->storage, info, self->data_start);
@@ -511,6 +532,8 @@ safetensors_file_rollback (SafetensorsFile *self)
 
   self->staged_end = self->committed_size;
   self->staged_bytes = 0;
+  g_array_set_size (self->free_ranges, 0);
+  g_array_append_vals (self->free_ranges, self->fillers->data, self->fillers->len);
   self->dirty = FALSE;
   safetensors_file_emit_changed (self, old_n);
 }
@@ -541,9 +564,24 @@ move_range (SafetensorsFile  *self,
 
 /* An upper bound of the header text: every offset printed as wide as the
  * largest position in the file can be. */
+static SafetensorsTensorInfo *
+filler_info (guint   index,
+             guint64 begin,
+             guint64 len)
+{
+  g_autofree char *name = g_strdup_printf ("__free_%u__", index);
+  SafetensorsTensorInfo *info = safetensors_tensor_info_new (name, SAFETENSORS_DTYPE_U8, &len, 1, NULL);
+
+  g_assert (info != NULL);
+  info->begin = begin;
+  info->end = begin + len;
+  return info;
+}
+
 static guint64
 header_upper_bound (SafetensorsFile *self,
-                    guint64          max_offset)
+                    guint64          max_offset,
+                    guint            n_fillers)
 {
   g_autoptr(GPtrArray) infos = g_ptr_array_new_with_free_func ((GDestroyNotify) safetensors_tensor_info_free);
   g_autoptr(GBytes) header = NULL;
@@ -563,6 +601,13 @@ header_upper_bound (SafetensorsFile *self,
       info->begin = info->end = max_offset;
       g_ptr_array_add (infos, info);
     }
+  for (guint i = 0; i < n_fillers; i++)
+    {
+      SafetensorsTensorInfo *info = filler_info (i, max_offset, max_offset);
+
+      info->begin = info->end = max_offset;
+      g_ptr_array_add (infos, info);
+    }
 
   header = safetensors_header_serialize (infos, self->metadata, 0, NULL);
   return header != NULL ? g_bytes_get_size (header) - 8 : G_MAXUINT64;
@@ -571,6 +616,7 @@ header_upper_bound (SafetensorsFile *self,
 static GBytes *
 build_header (SafetensorsFile  *self,
               GArray           *items,
+              GArray           *fillers,
               guint64           data_start,
               GError          **error)
 {
@@ -595,9 +641,106 @@ build_header (SafetensorsFile  *self,
       g_ptr_array_add (sorted, info);
     }
 
+  for (guint i = 0; i < fillers->len; i++)
+    {
+      const SafetensorsRange *range = &g_array_index (fillers, SafetensorsRange, i);
+      SafetensorsTensorInfo *info = filler_info (i, range->start - data_start, range->len);
+
+      g_ptr_array_add (infos, info);
+      g_ptr_array_add (sorted, info);
+    }
+
   /* In offset order, like every writer does. */
   g_ptr_array_sort (sorted, safetensors_tensor_info_compare_offsets);
   return safetensors_header_serialize_sized (sorted, self->metadata, data_start - 8, error);
+}
+
+/* Plans the new layout with the file's policy. The header must hold the
+ * tensors and, with keep-free, one filler entry per gap, whose number the
+ * plan decides: plan, count, and plan again with a larger header until it
+ * fits (the data start only grows, so this ends quickly). */
+static gboolean
+plan_layout (SafetensorsFile        *self,
+             GArray                 *items,
+             GArray                 *fillers,
+             guint64                 scratch_start,
+             SafetensorsLayoutPlan  *plan,
+             GError                **error)
+{
+  gboolean keep_free = (self->flags & SAFETENSORS_OPEN_FLAGS_KEEP_FREE) && !self->compacting;
+  guint64 old_header = self->data_start - 8;
+  guint64 header_min = header_upper_bound (self, scratch_start, 0);
+
+  for (guint attempt = 0; attempt < 8; attempt++)
+    {
+      gboolean ok;
+      guint64 needed;
+
+      /* Growing: leave spare padding for the next edit. */
+      if (header_min > old_header && header_min <= SAFETENSORS_HEADER_MAX_SIZE)
+        header_min = MIN (header_min + HEADER_SPARE, SAFETENSORS_HEADER_MAX_SIZE);
+
+      if (keep_free)
+        ok = safetensors_layout_plan_keep_free (items, header_min, SAFETENSORS_HEADER_MAX_SIZE,
+                                                self->data_start, plan, fillers);
+      else
+        ok = safetensors_layout_plan_compact (items, header_min, SAFETENSORS_HEADER_MAX_SIZE,
+                                              scratch_start, plan);
+      if (!ok)
+        break;
+
+      needed = fillers->len == 0 ? header_min
+                                 : header_upper_bound (self, scratch_start, fillers->len);
+      if (needed <= plan->data_start - 8)
+        return TRUE;
+
+      safetensors_layout_plan_clear (plan);
+      for (guint i = 0; i < items->len; i++)
+        g_array_index (items, SafetensorsLayoutItem, i).dst = 0;
+      header_min = needed;
+    }
+
+  safetensors_layout_plan_clear (plan);
+  g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_HEADER_TOO_LARGE,
+               "%s: the header would need more than the 100000000 bytes the format allows",
+               display_name (self));
+  return FALSE;
+}
+
+/**
+ * safetensors_file_compact:
+ * @self: a file open with %SAFETENSORS_OPEN_FLAGS_READ_WRITE
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Commits pending changes with the compact policy, whatever the open
+ * flags say: the filler entries of the keep-free policy go away and the
+ * planner closes their gaps, moving as few bytes as it can.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 1.0
+ */
+gboolean
+safetensors_file_compact (SafetensorsFile  *self,
+                          GCancellable     *cancellable,
+                          GError          **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (SAFETENSORS_IS_FILE (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!safetensors_file_check_writable (self, error))
+    return FALSE;
+
+  if (self->fillers->len > 0)
+    self->dirty = TRUE;
+  self->compacting = TRUE;
+  ok = safetensors_file_commit (self, cancellable, error);
+  self->compacting = FALSE;
+  return ok;
 }
 
 /**
@@ -625,10 +768,11 @@ safetensors_file_commit (SafetensorsFile  *self,
                          GError          **error)
 {
   g_autoptr(GArray) items = NULL;
+  g_autoptr(GArray) fillers = g_array_new (FALSE, FALSE, sizeof (SafetensorsRange));
   g_autoptr(GBytes) header = NULL;
   g_autofree guint8 *buffer = NULL;
   SafetensorsLayoutPlan plan = { 0 };
-  guint64 header_min, old_header, scratch_start;
+  guint64 scratch_start;
   guint old_n;
 
   g_return_val_if_fail (SAFETENSORS_IS_FILE (self), FALSE);
@@ -656,22 +800,10 @@ safetensors_file_commit (SafetensorsFile  *self,
     }
 
   scratch_start = MAX (self->staged_end, safetensors_storage_get_size (self->storage));
-  header_min = header_upper_bound (self, scratch_start);
-  old_header = self->data_start - 8;
-  if (header_min > old_header && header_min <= SAFETENSORS_HEADER_MAX_SIZE)
-    header_min = MIN (header_min + HEADER_SPARE, SAFETENSORS_HEADER_MAX_SIZE);
+  if (!plan_layout (self, items, fillers, scratch_start, &plan, error))
+    return FALSE;
 
-  if (!safetensors_layout_plan_compact (items, header_min, SAFETENSORS_HEADER_MAX_SIZE,
-                                        scratch_start, &plan))
-    {
-      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_HEADER_TOO_LARGE,
-                   "%s: the header would need %" G_GUINT64_FORMAT " bytes, more than the "
-                   "100000000 the format allows", display_name (self), header_min);
-      safetensors_layout_plan_clear (&plan);
-      return FALSE;
-    }
-
-  header = build_header (self, items, plan.data_start, error);
+  header = build_header (self, items, fillers, plan.data_start, error);
   if (header == NULL)
     {
       safetensors_layout_plan_clear (&plan);
@@ -687,6 +819,14 @@ safetensors_file_commit (SafetensorsFile  *self,
           safetensors_layout_plan_clear (&plan);
           return FALSE;
         }
+    }
+
+  /* Free space takes no disk blocks (content does not matter). */
+  for (guint i = 0; i < fillers->len; i++)
+    {
+      const SafetensorsRange *range = &g_array_index (fillers, SafetensorsRange, i);
+
+      safetensors_punch_hole (safetensors_storage_rw_get_fd (self->storage), range->start, range->len);
     }
 
   if (!safetensors_storage_write (self->storage, 0, g_bytes_get_data (header, NULL),
@@ -706,6 +846,9 @@ safetensors_file_commit (SafetensorsFile  *self,
       safetensors_tensor_set_location (g_ptr_array_index (self->tensors, i),
                                        plan.data_start, item->dst - plan.data_start);
     }
+
+  g_array_set_size (self->fillers, 0);
+  g_array_append_vals (self->fillers, fillers->data, fillers->len);
 
   old_n = self->tensors->len;
   g_ptr_array_sort (self->tensors, compare_by_offset);

@@ -6,9 +6,14 @@
 #pragma once
 
 #include "safetensors-file.h"
+#include "safetensors-layout-private.h"
 #include "safetensors-storage-private.h"
 
 G_BEGIN_DECLS
+
+/* Filler entries of the keep-free policy: "__free_<n>__", U8, one
+ * dimension. The API never shows them. */
+gboolean safetensors_is_filler_name (const char *name);
 
 /* What a commit or rollback needs to know about one committed tensor. */
 typedef struct
@@ -42,6 +47,12 @@ struct _SafetensorsFile
   guint64               staged_end;   /* where the next staged tensor goes */
   guint64               staged_bytes; /* new tensor bytes written this transaction */
   SafetensorsCommitStats last_stats;
+
+  /* Keep-free policy: the committed filler ranges, and what of them this
+   * transaction has not used yet for new tensors. */
+  GArray               *fillers;      /* SafetensorsRange */
+  GArray               *free_ranges;  /* SafetensorsRange */
+  gboolean              compacting;
 };
 
 /* safetensors-file.c */

@@ -101,6 +101,8 @@ safetensors_file_finalize (GObject *object)
 
   g_clear_pointer (&self->committed, g_array_unref);
   g_clear_pointer (&self->committed_metadata, g_hash_table_unref);
+  g_clear_pointer (&self->fillers, g_array_unref);
+  g_clear_pointer (&self->free_ranges, g_array_unref);
   g_clear_object (&self->file);
   g_clear_pointer (&self->storage, safetensors_storage_unref);
   g_clear_pointer (&self->header_bytes, g_bytes_unref);
@@ -173,6 +175,8 @@ safetensors_file_init (SafetensorsFile *self)
   self->tensors = g_ptr_array_new_with_free_func (g_object_unref);
   self->by_name = g_hash_table_new (g_str_hash, g_str_equal);
   self->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->fillers = g_array_new (FALSE, FALSE, sizeof (SafetensorsRange));
+  self->free_ranges = g_array_new (FALSE, FALSE, sizeof (SafetensorsRange));
 }
 
 /* Reads and validates the header: the prefix checks, the JSON and its
@@ -241,7 +245,19 @@ load_header (SafetensorsFile  *self,
   for (guint i = 0; i < header->tensors->len; i++)
     {
       const SafetensorsTensorInfo *info = g_ptr_array_index (header->tensors, i);
-      SafetensorsTensor *tensor = safetensors_tensor_new (self->storage, info, 8 + header_len);
+      SafetensorsTensor *tensor;
+
+      /* Free space of the keep-free policy, not a tensor. */
+      if (info->dtype == SAFETENSORS_DTYPE_U8 && info->n_dims == 1 &&
+          safetensors_is_filler_name (info->name))
+        {
+          SafetensorsRange range = { 8 + header_len + info->begin, info->end - info->begin };
+
+          g_array_append_val (self->fillers, range);
+          continue;
+        }
+
+      tensor = safetensors_tensor_new (self->storage, info, 8 + header_len);
 
       g_ptr_array_add (self->tensors, tensor);
       /* A name that only differs after an embedded NUL collides here; the
@@ -300,17 +316,18 @@ safetensors_file_open (GFile                *file,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if ((flags & ~(SAFETENSORS_OPEN_FLAGS_NO_MMAP | SAFETENSORS_OPEN_FLAGS_READ_WRITE |
-                 SAFETENSORS_OPEN_FLAGS_CREATE)) != 0)
+                 SAFETENSORS_OPEN_FLAGS_CREATE | SAFETENSORS_OPEN_FLAGS_KEEP_FREE)) != 0)
     {
       g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
                    "unknown open flags 0x%x", (guint) flags);
       return NULL;
     }
 
-  if ((flags & SAFETENSORS_OPEN_FLAGS_CREATE) && !(flags & SAFETENSORS_OPEN_FLAGS_READ_WRITE))
+  if ((flags & (SAFETENSORS_OPEN_FLAGS_CREATE | SAFETENSORS_OPEN_FLAGS_KEEP_FREE)) &&
+      !(flags & SAFETENSORS_OPEN_FLAGS_READ_WRITE))
     {
       g_set_error_literal (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
-                           "CREATE needs READ_WRITE");
+                           "CREATE and KEEP_FREE need READ_WRITE");
       return NULL;
     }
 
@@ -806,6 +823,8 @@ safetensors_file_snapshot (SafetensorsFile *self)
 
   self->committed_size = safetensors_storage_get_size (self->storage);
   self->staged_end = self->committed_size;
+  g_array_set_size (self->free_ranges, 0);
+  g_array_append_vals (self->free_ranges, self->fillers->data, self->fillers->len);
   self->staged_bytes = 0;
   self->dirty = FALSE;
 }
@@ -842,4 +861,43 @@ safetensors_file_emit_changed (SafetensorsFile *self,
                                guint            old_n_items)
 {
   g_list_model_items_changed (G_LIST_MODEL (self), 0, old_n_items, self->tensors->len);
+}
+
+gboolean
+safetensors_is_filler_name (const char *name)
+{
+  const char *p;
+
+  if (!g_str_has_prefix (name, "__free_"))
+    return FALSE;
+  p = name + strlen ("__free_");
+  if (!g_ascii_isdigit (*p))
+    return FALSE;
+  while (g_ascii_isdigit (*p))
+    p++;
+  return strcmp (p, "__") == 0;
+}
+
+/**
+ * safetensors_file_get_free_bytes:
+ * @self: a file
+ *
+ * Gets the number of bytes held by the hidden filler entries of the
+ * keep-free policy, as of the last commit. They read as zeros and take no
+ * disk blocks where the file system supports holes.
+ *
+ * Returns: the free bytes; 0 for a compact file
+ *
+ * Since: 1.0
+ */
+guint64
+safetensors_file_get_free_bytes (SafetensorsFile *self)
+{
+  guint64 total = 0;
+
+  g_return_val_if_fail (SAFETENSORS_IS_FILE (self), 0);
+
+  for (guint i = 0; i < self->fillers->len; i++)
+    total += g_array_index (self->fillers, SafetensorsRange, i).len;
+  return total;
 }

@@ -29,6 +29,12 @@ G_BEGIN_DECLS
  *   files only
  * @SAFETENSORS_OPEN_FLAGS_CREATE: with @SAFETENSORS_OPEN_FLAGS_READ_WRITE,
  *   create the file (as an empty safetensors file) if it does not exist
+ * @SAFETENSORS_OPEN_FLAGS_KEEP_FREE: with @SAFETENSORS_OPEN_FLAGS_READ_WRITE,
+ *   commit with the keep-free policy: tensors never move unless the header
+ *   needs their place, freed ranges stay in the file as hidden filler
+ *   entries (`__free_<n>__`, punched out of the disk) and are reused, so
+ *   every edit costs what it changes. [method@Safetensors.File.compact]
+ *   turns the file back into a compact one
  *
  * Flags for [ctor@Safetensors.File.open].
  *
@@ -40,6 +46,7 @@ typedef enum /*< flags >*/
   SAFETENSORS_OPEN_FLAGS_NO_MMAP    = 1 << 0,
   SAFETENSORS_OPEN_FLAGS_READ_WRITE = 1 << 1,
   SAFETENSORS_OPEN_FLAGS_CREATE     = 1 << 2,
+  SAFETENSORS_OPEN_FLAGS_KEEP_FREE  = 1 << 3,
 } SafetensorsOpenFlags;
 
 /**
@@ -165,6 +172,12 @@ SAFETENSORS_AVAILABLE_IN_ALL
 gboolean            safetensors_file_commit             (SafetensorsFile      *self,
                                                          GCancellable         *cancellable,
                                                          GError              **error);
+SAFETENSORS_AVAILABLE_IN_ALL
+gboolean            safetensors_file_compact            (SafetensorsFile      *self,
+                                                         GCancellable         *cancellable,
+                                                         GError              **error);
+SAFETENSORS_AVAILABLE_IN_ALL
+guint64             safetensors_file_get_free_bytes     (SafetensorsFile      *self);
 SAFETENSORS_AVAILABLE_IN_ALL
 void                safetensors_file_rollback           (SafetensorsFile      *self);
 SAFETENSORS_AVAILABLE_IN_ALL

@@ -44,6 +44,13 @@ typedef struct
   guint64 len;
 } SafetensorsMove;
 
+/* A byte range of the file, absolute. */
+typedef struct
+{
+  guint64 start;
+  guint64 len;
+} SafetensorsRange;
+
 typedef struct
 {
   guint64 data_start;     /* 8 + the new header length */
@@ -63,5 +70,24 @@ gboolean safetensors_layout_plan_compact (GArray                *items,
                                           guint64                header_max,
                                           guint64                scratch_start,
                                           SafetensorsLayoutPlan *plan);
+
+/* The keep-free policy: tensors stay where they are, except those under a
+ * header that grows, which go to the best-fitting free range (or the end).
+ * The data start never moves back (the header keeps its padding). Gaps
+ * between tensors are returned in @fillers, to be recorded as filler
+ * entries; the file ends where the last tensor does. */
+gboolean safetensors_layout_plan_keep_free (GArray                *items,
+                                            guint64                header_min,
+                                            guint64                header_max,
+                                            guint64                old_data_start,
+                                            SafetensorsLayoutPlan *plan,
+                                            GArray                *fillers);
+
+/* Best fit: the smallest range of @ranges where @size bytes fit at a
+ * multiple of @align; the range is split around them. Returns the
+ * position, or G_MAXUINT64 when nothing fits. */
+guint64  safetensors_ranges_take_best_fit  (GArray                *ranges,
+                                            guint64                size,
+                                            guint                  align);
 
 G_END_DECLS

@@ -321,3 +321,138 @@ place_empty:
 
   return TRUE;
 }
+
+guint64
+safetensors_ranges_take_best_fit (GArray  *ranges,
+                                  guint64  size,
+                                  guint    align)
+{
+  guint best = G_MAXUINT;
+  guint64 best_len = G_MAXUINT64;
+  guint64 at;
+  SafetensorsRange *range;
+  SafetensorsRange after;
+
+  for (guint i = 0; i < ranges->len; i++)
+    {
+      const SafetensorsRange *r = &g_array_index (ranges, SafetensorsRange, i);
+      guint64 start = round_up (r->start, align);
+
+      if (start + size <= r->start + r->len && r->len < best_len)
+        {
+          best = i;
+          best_len = r->len;
+        }
+    }
+  if (best == G_MAXUINT)
+    return G_MAXUINT64;
+
+  range = &g_array_index (ranges, SafetensorsRange, best);
+  at = round_up (range->start, align);
+  after.start = at + size;
+  after.len = range->start + range->len - after.start;
+  range->len = at - range->start;
+  if (after.len > 0)
+    g_array_append_val (ranges, after);
+  if (range->len == 0)
+    g_array_remove_index_fast (ranges, best);
+  return at;
+}
+
+static int
+compare_ranges (gconstpointer a,
+                gconstpointer b)
+{
+  const SafetensorsRange *x = a, *y = b;
+
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+gboolean
+safetensors_layout_plan_keep_free (GArray                *items,
+                                   guint64                header_min,
+                                   guint64                header_max,
+                                   guint64                old_data_start,
+                                   SafetensorsLayoutPlan *plan,
+                                   GArray                *fillers)
+{
+  g_autofree guint *order = NULL;
+  g_autoptr(GArray) gaps = g_array_new (FALSE, FALSE, sizeof (SafetensorsRange));
+  g_autoptr(GArray) movers = g_array_new (FALSE, FALSE, sizeof (guint));
+  guint64 data_start = MAX (round_up (8 + header_min, 8), old_data_start);
+  guint64 cursor, end;
+  guint n = 0;
+
+  memset (plan, 0, sizeof *plan);
+  plan->moves = g_array_new (FALSE, FALSE, sizeof (SafetensorsMove));
+  g_array_set_size (fillers, 0);
+
+  if (data_start - 8 > header_max)
+    return FALSE;
+
+  order = g_new (guint, MAX (items->len, 1));
+  for (guint i = 0; i < items->len; i++)
+    {
+      SafetensorsLayoutItem *item = ITEM (items, i);
+
+      if (item->size == 0)
+        item->dst = data_start;
+      else
+        order[n++] = i;
+    }
+  g_qsort_with_data (order, n, sizeof (guint), compare_by_src, items);
+
+  /* Tensors under the header move; the others stay, and the gaps between
+   * them are free. */
+  cursor = data_start;
+  for (guint i = 0; i < n; i++)
+    {
+      SafetensorsLayoutItem *item = ITEM (items, order[i]);
+
+      if (item->src < data_start)
+        {
+          g_array_append_val (movers, order[i]);
+          continue;
+        }
+      if (item->src > cursor)
+        {
+          SafetensorsRange gap = { cursor, item->src - cursor };
+
+          g_array_append_val (gaps, gap);
+        }
+      item->dst = item->src;
+      cursor = item->src + item->size;
+    }
+  end = cursor;
+
+  /* Movers, largest first, into the best-fitting gap or at the end. Their
+   * sources lie before the data start, their destinations after it: no
+   * move can clobber another. */
+  g_array_sort_with_data (movers, compare_for_repack, items);
+  for (guint i = 0; i < movers->len; i++)
+    {
+      SafetensorsLayoutItem *item = ITEM (items, g_array_index (movers, guint, i));
+      guint64 at = safetensors_ranges_take_best_fit (gaps, item->size, item->align);
+
+      if (at == G_MAXUINT64)
+        {
+          at = round_up (end, item->align);
+          if (at > end)
+            {
+              SafetensorsRange gap = { end, at - end };
+
+              g_array_append_val (gaps, gap);
+            }
+          end = at + item->size;
+        }
+      item->dst = at;
+      add_move (plan, item->src, item->dst, item->size);
+      plan->bytes_moved += item->size;
+    }
+
+  g_array_sort (gaps, compare_ranges);
+  g_array_append_vals (fillers, gaps->data, gaps->len);
+  plan->data_start = data_start;
+  plan->end = end;
+  return TRUE;
+}

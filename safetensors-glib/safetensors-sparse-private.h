@@ -31,6 +31,21 @@ gboolean safetensors_pwrite_sparse     (int            fd,
                                         GCancellable  *cancellable,
                                         GError       **error);
 
+/* Deallocates the file-system blocks of a range (which then reads as
+ * zeros), keeping the file size. FALSE when the file system cannot. */
+gboolean safetensors_punch_hole        (int            fd,
+                                        guint64        offset,
+                                        guint64        len);
+
+/* Makes a range read as zeros: a hole where possible, written zeros
+ * otherwise. */
+gboolean safetensors_zero_range        (int            fd,
+                                        const char    *display_name,
+                                        guint64        offset,
+                                        guint64        len,
+                                        GCancellable  *cancellable,
+                                        GError       **error);
+
 /* TRUE when all @len bytes are zero. */
 gboolean safetensors_is_zero           (const guint8  *data,
                                         gsize          len);

@@ -4,6 +4,8 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -112,5 +114,41 @@ safetensors_pwrite_sparse (int            fd,
       pos = run_end;
     }
 
+  return TRUE;
+}
+
+gboolean
+safetensors_punch_hole (int     fd,
+                        guint64 offset,
+                        guint64 len)
+{
+  if (len == 0)
+    return TRUE;
+  return fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) offset, (off_t) len) == 0;
+}
+
+gboolean
+safetensors_zero_range (int            fd,
+                        const char    *display_name,
+                        guint64        offset,
+                        guint64        len,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
+  static const guint8 zeros[64 * 1024];
+
+  /* A punched hole reads as zeros, partial blocks included. */
+  if (safetensors_punch_hole (fd, offset, len))
+    return TRUE;
+
+  while (len > 0)
+    {
+      gsize n = MIN (len, sizeof zeros);
+
+      if (!safetensors_pwrite_all (fd, display_name, offset, zeros, n, cancellable, error))
+        return FALSE;
+      offset += n;
+      len -= n;
+    }
   return TRUE;
 }

@@ -13,11 +13,20 @@
 
 #include "test-util.h"
 
-static SafetensorsOpenFlags backend_flags[2] = {
+/* Both backends, both free-space policies. */
+static SafetensorsOpenFlags backend_flags[4] = {
   SAFETENSORS_OPEN_FLAGS_READ_WRITE,
   SAFETENSORS_OPEN_FLAGS_READ_WRITE | SAFETENSORS_OPEN_FLAGS_NO_MMAP,
+  SAFETENSORS_OPEN_FLAGS_READ_WRITE | SAFETENSORS_OPEN_FLAGS_KEEP_FREE,
+  SAFETENSORS_OPEN_FLAGS_READ_WRITE | SAFETENSORS_OPEN_FLAGS_NO_MMAP | SAFETENSORS_OPEN_FLAGS_KEEP_FREE,
 };
-static const char *backend_labels[2] = { "mmap", "pread" };
+static const char *backend_labels[4] = { "mmap", "pread", "mmap-keep-free", "pread-keep-free" };
+
+static gboolean
+is_keep_free (gconstpointer data)
+{
+  return (backend_flags[GPOINTER_TO_UINT (data)] & SAFETENSORS_OPEN_FLAGS_KEEP_FREE) != 0;
+}
 
 static char *
 new_path (const char *name)
@@ -55,12 +64,21 @@ tensor_bytes (SafetensorsFile *file,
 
 /* The strict reader accepts the file and every tensor is aligned. */
 static SafetensorsFile *
-reopen_strict (const char *path)
+reopen_strict_policy (const char *path,
+                      gboolean    fillers_allowed)
 {
   g_autoptr(GError) error = NULL;
   SafetensorsFile *file = safetensors_file_new_for_path (path, SAFETENSORS_OPEN_FLAGS_NO_MMAP, &error);
+  g_autoptr(GBytes) header = NULL;
 
   g_assert_no_error (error);
+  /* The compact policy never leaves filler entries behind. */
+  header = safetensors_file_get_header_bytes (file);
+  if (!fillers_allowed)
+    {
+      g_assert_null (g_strstr_len (g_bytes_get_data (header, NULL), g_bytes_get_size (header), "\"__free_"));
+      g_assert_cmpuint (safetensors_file_get_free_bytes (file), ==, 0);
+    }
   for (guint i = 0; i < safetensors_file_get_n_tensors (file); i++)
     {
       g_autoptr(SafetensorsTensor) t = g_list_model_get_item (G_LIST_MODEL (file), i);
@@ -74,6 +92,12 @@ reopen_strict (const char *path)
     }
   g_assert_cmpuint (safetensors_file_get_data_start (file) % 8, ==, 0);
   return file;
+}
+
+static SafetensorsFile *
+reopen_strict (const char *path)
+{
+  return reopen_strict_policy (path, FALSE);
 }
 
 static GBytes *
@@ -676,11 +700,14 @@ test_random_sequences (gconstpointer data)
         {
           g_autoptr(SafetensorsFile) check = NULL;
 
-          safetensors_file_commit (file, NULL, &error);
+          if (is_keep_free (data) && g_rand_int_range (rand, 0, 10) == 0)
+            safetensors_file_compact (file, NULL, &error);
+          else
+            safetensors_file_commit (file, NULL, &error);
           g_assert_no_error (error);
           n_commits++;
           check_against_model (file, model, metadata);
-          check = reopen_strict (path);
+          check = reopen_strict_policy (path, is_keep_free (data));
           check_against_model (check, model, metadata);
         }
       else if (kind < 97)
@@ -760,7 +787,7 @@ test_random_rollbacks (gconstpointer data)
         }
       check_against_model (file, model, metadata);
       {
-        g_autoptr(SafetensorsFile) check = reopen_strict (path);
+        g_autoptr(SafetensorsFile) check = reopen_strict_policy (path, is_keep_free (data));
 
         if (keep)
           check_against_model (check, model, metadata);
@@ -768,16 +795,100 @@ test_random_rollbacks (gconstpointer data)
     }
 }
 
+/* Keep-free: edits cost what they change, free space is reused, and
+ * compact() returns to a canonical layout. */
 static void
-add_backend_test (const char    *path,
-                  GTestDataFunc  func)
+test_keep_free_costs (void)
 {
-  for (guint b = 0; b < G_N_ELEMENTS (backend_flags); b++)
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = make_abc (SAFETENSORS_OPEN_FLAGS_READ_WRITE);
+  g_autoptr(SafetensorsFile) file = open_rw (path, SAFETENSORS_OPEN_FLAGS_READ_WRITE | SAFETENSORS_OPEN_FLAGS_KEEP_FREE);
+  g_autoptr(SafetensorsCommitStats) stats = NULL;
+  g_autoptr(SafetensorsFile) check = NULL;
+  g_autoptr(GBytes) data = NULL;
+  const guint64 n = 100, big = 64 * 1024;
+  double values[100];
+
+  /* Removing the middle tensor moves nothing: it becomes a filler. */
+  safetensors_file_remove_tensor (file, "b", &error);
+  safetensors_file_commit (file, NULL, &error);
+  g_assert_no_error (error);
+  stats = safetensors_file_get_commit_stats (file);
+  g_assert_cmpuint (stats->bytes_moved, ==, 0);
+  g_assert_cmpuint (stats->bytes_written, ==, stats->header_bytes);
+  g_assert_cmpuint (safetensors_file_get_free_bytes (file), ==, 800);
+  g_clear_pointer (&stats, safetensors_commit_stats_free);
+  check = reopen_strict_policy (path, TRUE);
+  g_assert_cmpuint (safetensors_file_get_n_tensors (check), ==, 2);
+  g_assert_cmpuint (safetensors_file_get_free_bytes (check), ==, 800);
+  g_clear_object (&check);
+
+  /* A tensor of the same size reuses the hole: the file does not grow. */
+  for (guint i = 0; i < 100; i++)
+    values[i] = -i;
+  data = g_bytes_new (values, sizeof values);
+  {
+    guint64 size_before = safetensors_file_get_size (file);
+
+    safetensors_file_add_tensor (file, "d", SAFETENSORS_DTYPE_F64, &n, 1, data, &error);
+    safetensors_file_commit (file, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (safetensors_file_get_size (file), ==, size_before);
+    g_assert_cmpuint (safetensors_file_get_free_bytes (file), ==, 0);
+  }
+
+  /* Adding N bytes writes N plus the header (plus at most 4 KiB). */
+  safetensors_file_add_tensor (file, "big", SAFETENSORS_DTYPE_U8, &big, 1, NULL, &error);
+  {
+    g_autofree guint8 *ones = g_malloc (big);
+    g_autoptr(GBytes) bytes = NULL;
+
+    memset (ones, 1, big);
+    bytes = g_bytes_new_take (g_steal_pointer (&ones), big);
+    safetensors_file_replace_tensor (file, "big", SAFETENSORS_DTYPE_U8, &big, 1, bytes, &error);
+  }
+  safetensors_file_commit (file, NULL, &error);
+  g_assert_no_error (error);
+  stats = safetensors_file_get_commit_stats (file);
+  g_assert_cmpuint (stats->bytes_written, <=, big + stats->header_bytes + 4096);
+  g_clear_pointer (&stats, safetensors_commit_stats_free);
+
+  /* compact() drops the fillers. */
+  safetensors_file_remove_tensor (file, "a", &error);
+  safetensors_file_commit (file, NULL, &error);
+  g_assert_cmpuint (safetensors_file_get_free_bytes (file), >, 0);
+  safetensors_file_compact (file, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (safetensors_file_get_free_bytes (file), ==, 0);
+  check = reopen_strict (path);
+  g_assert_cmpuint (safetensors_file_get_n_tensors (check), ==, 3);
+  assert_abc_value (check, "c");
+  {
+    g_autoptr(GBytes) d = tensor_bytes (check, "d");
+
+    g_assert_cmpmem (g_bytes_get_data (d, NULL), g_bytes_get_size (d), values, sizeof values);
+  }
+}
+
+/* @n_variants: 2 for both backends, 4 for both policies too. */
+static void
+add_backend_test_variants (const char    *path,
+                           GTestDataFunc  func,
+                           guint          n_variants)
+{
+  for (guint b = 0; b < n_variants; b++)
     {
       g_autofree char *name = g_strdup_printf ("%s/%s", path, backend_labels[b]);
 
       g_test_add_data_func (name, GUINT_TO_POINTER (b), func);
     }
+}
+
+static void
+add_backend_test (const char    *path,
+                  GTestDataFunc  func)
+{
+  add_backend_test_variants (path, func, 2);
 }
 
 int
@@ -791,8 +902,9 @@ main (int   argc,
   add_backend_test ("/safetensors/edit/header-growth", test_header_growth);
   add_backend_test ("/safetensors/edit/rename-metadata-costs", test_rename_and_metadata_costs);
   add_backend_test ("/safetensors/edit/rollback-lock", test_rollback_and_lock);
-  add_backend_test ("/safetensors/edit/random", test_random_sequences);
-  add_backend_test ("/safetensors/edit/random-rollbacks", test_random_rollbacks);
+  add_backend_test_variants ("/safetensors/edit/random", test_random_sequences, 4);
+  add_backend_test_variants ("/safetensors/edit/random-rollbacks", test_random_rollbacks, 4);
+  g_test_add_func ("/safetensors/edit/keep-free-costs", test_keep_free_costs);
 
   return g_test_run ();
 }
