@@ -173,6 +173,16 @@ gboolean            safetensors_file_commit             (SafetensorsFile      *s
                                                          GCancellable         *cancellable,
                                                          GError              **error);
 SAFETENSORS_AVAILABLE_IN_ALL
+void                safetensors_file_commit_async       (SafetensorsFile      *self,
+                                                         int                   io_priority,
+                                                         GCancellable         *cancellable,
+                                                         GAsyncReadyCallback   callback,
+                                                         gpointer              user_data);
+SAFETENSORS_AVAILABLE_IN_ALL
+gboolean            safetensors_file_commit_finish      (SafetensorsFile      *self,
+                                                         GAsyncResult         *result,
+                                                         GError              **error);
+SAFETENSORS_AVAILABLE_IN_ALL
 gboolean            safetensors_file_compact            (SafetensorsFile      *self,
                                                          GCancellable         *cancellable,
                                                          GError              **error);

@@ -795,6 +795,52 @@ test_random_rollbacks (gconstpointer data)
     }
 }
 
+static void
+on_committed (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  GAsyncResult **out = data;
+
+  *out = g_object_ref (result);
+}
+
+static void
+test_commit_async (gconstpointer data)
+{
+  SafetensorsOpenFlags flags = backend_flags[GPOINTER_TO_UINT (data)];
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = make_abc (flags);
+  g_autoptr(SafetensorsFile) file = open_rw (path, flags);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(SafetensorsFile) check = NULL;
+  g_autoptr(SafetensorsCommitStats) stats = NULL;
+
+  safetensors_file_remove_tensor (file, "a", &error);
+  safetensors_file_rename_tensor (file, "c", "see", &error);
+  g_assert_no_error (error);
+  safetensors_file_commit_async (file, G_PRIORITY_DEFAULT, NULL, on_committed, &result);
+
+  /* Busy until finished; reading still works. */
+  g_assert_false (safetensors_file_remove_tensor (file, "b", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BUSY);
+  g_clear_error (&error);
+  assert_abc_value (file, "b");
+
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (safetensors_file_commit_finish (file, result, &error));
+  g_assert_no_error (error);
+  g_assert_false (safetensors_file_has_changes (file));
+  stats = safetensors_file_get_commit_stats (file);
+  g_assert_cmpuint (stats->header_bytes, >, 0);
+
+  check = reopen_strict (path);
+  g_assert_cmpuint (safetensors_file_get_n_tensors (check), ==, 2);
+  assert_abc_value (check, "b");
+  g_assert_true (safetensors_file_contains (check, "see"));
+}
+
 /* Keep-free: edits cost what they change, free space is reused, and
  * compact() returns to a canonical layout. */
 static void
@@ -902,6 +948,7 @@ main (int   argc,
   add_backend_test ("/safetensors/edit/header-growth", test_header_growth);
   add_backend_test ("/safetensors/edit/rename-metadata-costs", test_rename_and_metadata_costs);
   add_backend_test ("/safetensors/edit/rollback-lock", test_rollback_and_lock);
+  add_backend_test ("/safetensors/edit/commit-async", test_commit_async);
   add_backend_test_variants ("/safetensors/edit/random", test_random_sequences, 4);
   add_backend_test_variants ("/safetensors/edit/random-rollbacks", test_random_rollbacks, 4);
   g_test_add_func ("/safetensors/edit/keep-free-costs", test_keep_free_costs);
