@@ -65,6 +65,9 @@ G_BEGIN_DECLS
  *   not acceptable (wrong data size, bad shape, …)
  * @SAFETENSORS_ERROR_INVALID_DATA: an input other than a safetensors header
  *   (an array, an archive, an index) is malformed
+ * @SAFETENSORS_ERROR_NEEDS_RECOVERY: a commit to the file was interrupted;
+ *   opening it with %SAFETENSORS_OPEN_FLAGS_READ_WRITE (or
+ *   `safetensors-tool recover FILE`) repairs it
  *
  * Error codes in the `SAFETENSORS_ERROR` domain. The first ten mirror
  * the variants of the reference implementation's reader.
@@ -94,6 +97,7 @@ typedef enum
   SAFETENSORS_ERROR_CORRUPT_JOURNAL,
   SAFETENSORS_ERROR_INVALID_ARGUMENT,
   SAFETENSORS_ERROR_INVALID_DATA,
+  SAFETENSORS_ERROR_NEEDS_RECOVERY,
 } SafetensorsError;
 
 SAFETENSORS_AVAILABLE_IN_ALL

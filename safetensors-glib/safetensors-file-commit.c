@@ -6,11 +6,13 @@
  * file's free-space policy, moving data, writing the header.
  */
 
+#include <fcntl.h>
 #include <string.h>
 
 #include "safetensors-error.h"
 #include "safetensors-file-private.h"
 #include "safetensors-header-writer-private.h"
+#include "safetensors-journal-private.h"
 #include "safetensors-layout-private.h"
 #include "safetensors-sparse-private.h"
 #include "safetensors-tensor-private.h"
@@ -257,6 +259,9 @@ typedef struct
   GArray                *fillers;
   SafetensorsLayoutPlan  plan;
   GBytes                *header;
+  GArray                *saved;        /* SafetensorsRange copied to the journal */
+  guint64                old_size;
+  gboolean               rolled_back;  /* failed, and the file is as committed */
 } CommitJob;
 
 static void
@@ -268,11 +273,108 @@ commit_job_free (gpointer data)
   g_clear_pointer (&job->items, g_array_unref);
   g_clear_pointer (&job->fillers, g_array_unref);
   g_clear_pointer (&job->header, g_bytes_unref);
+  g_clear_pointer (&job->saved, g_array_unref);
   safetensors_layout_plan_clear (&job->plan);
   g_free (job);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CommitJob, commit_job_free)
+
+static int
+compare_range_starts (gconstpointer a,
+                      gconstpointer b)
+{
+  const SafetensorsRange *x = a, *y = b;
+
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static void
+add_range (GArray  *ranges,
+           guint64  start,
+           guint64  len)
+{
+  SafetensorsRange range = { start, len };
+
+  if (len > 0)
+    g_array_append_val (ranges, range);
+}
+
+/* Sorts and merges overlapping or touching ranges. */
+static void
+normalize_ranges (GArray *ranges)
+{
+  guint out = 0;
+
+  g_array_sort (ranges, compare_range_starts);
+  for (guint i = 0; i < ranges->len; i++)
+    {
+      SafetensorsRange *r = &g_array_index (ranges, SafetensorsRange, i);
+
+      if (out > 0)
+        {
+          SafetensorsRange *last = &g_array_index (ranges, SafetensorsRange, out - 1);
+
+          if (r->start <= last->start + last->len)
+            {
+              last->len = MAX (last->start + last->len, r->start + r->len) - last->start;
+              continue;
+            }
+        }
+      g_array_index (ranges, SafetensorsRange, out++) = *r;
+    }
+  g_array_set_size (ranges, out);
+}
+
+/* The bytes the journal must keep: what the commit overwrites (the new
+ * header region, move destinations) among what the committed file uses
+ * (its header, its tensors' data). Filler space and the staged area past
+ * the committed end hold nothing worth keeping. */
+static GArray *
+compute_saved_ranges (SafetensorsFile             *self,
+                      const SafetensorsLayoutPlan *plan)
+{
+  g_autoptr(GArray) used = g_array_new (FALSE, FALSE, sizeof (SafetensorsRange));
+  g_autoptr(GArray) written = g_array_new (FALSE, FALSE, sizeof (SafetensorsRange));
+  GArray *saved = g_array_new (FALSE, FALSE, sizeof (SafetensorsRange));
+  guint i = 0, j = 0;
+
+  add_range (used, 0, self->data_start);
+  for (guint k = 0; k < self->committed->len; k++)
+    {
+      CommittedTensor *committed = &g_array_index (self->committed, CommittedTensor, k);
+
+      add_range (used, self->data_start + committed->begin,
+                 safetensors_tensor_get_n_bytes (committed->tensor));
+    }
+  normalize_ranges (used);
+
+  add_range (written, 0, plan->data_start);
+  for (guint k = 0; k < plan->moves->len; k++)
+    {
+      const SafetensorsMove *move = &g_array_index (plan->moves, SafetensorsMove, k);
+
+      add_range (written, move->dst, move->len);
+    }
+  normalize_ranges (written);
+
+  while (i < used->len && j < written->len)
+    {
+      const SafetensorsRange *u = &g_array_index (used, SafetensorsRange, i);
+      const SafetensorsRange *w = &g_array_index (written, SafetensorsRange, j);
+      guint64 start = MAX (u->start, w->start);
+      guint64 end = MIN (MIN (u->start + u->len, w->start + w->len), self->committed_size);
+
+      if (start < end)
+        add_range (saved, start, end - start);
+      if (u->start + u->len < w->start + w->len)
+        i++;
+      else
+        j++;
+    }
+
+  return saved;
+}
 
 static CommitJob *
 commit_job_prepare (SafetensorsFile  *self,
@@ -304,16 +406,28 @@ commit_job_prepare (SafetensorsFile  *self,
   if (job->header == NULL)
     return NULL;
 
+  job->saved = compute_saved_ranges (self, &job->plan);
+  job->old_size = self->committed_size;
   return g_steal_pointer (&job);
 }
 
+/* The commit protocol (DESIGN §5): save what will be overwritten in a
+ * hot journal, change the file, make it durable, mark the journal done
+ * (the commit point), then tidy up: punch free space, truncate, delete the
+ * journal. A failure before the commit point rolls the file back from the
+ * journal. */
 static gboolean
-commit_job_execute (CommitJob     *job,
-                    GCancellable  *cancellable,
-                    GError       **error)
+commit_job_change_file (CommitJob     *job,
+                        const char    *journal_path,
+                        GCancellable  *cancellable,
+                        GError       **error)
 {
   g_autofree guint8 *buffer = g_malloc (MOVE_CHUNK);
   int fd = safetensors_storage_rw_get_fd (job->storage);
+
+  if (!safetensors_journal_write_hot (journal_path, fd, job->old_size, job->saved,
+                                      cancellable, error))
+    return FALSE;
 
   for (guint i = 0; i < job->plan.moves->len; i++)
     {
@@ -322,18 +436,60 @@ commit_job_execute (CommitJob     *job,
         return FALSE;
     }
 
-  /* Free space takes no disk blocks (its content does not matter). */
+  return safetensors_storage_write (job->storage, 0, g_bytes_get_data (job->header, NULL),
+                                    g_bytes_get_size (job->header), cancellable, error) &&
+         safetensors_storage_rw_sync (job->storage, error) &&
+         safetensors_journal_write_done (journal_path, job->old_size, job->plan.end, error);
+}
+
+static gboolean
+commit_job_execute (CommitJob     *job,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  const char *journal_path = safetensors_storage_rw_get_journal_path (job->storage);
+  const char *name = safetensors_storage_get_display_name (job->storage);
+  int fd = safetensors_storage_rw_get_fd (job->storage);
+  g_autoptr(GError) tidy_error = NULL;
+  gboolean ok;
+
+  /* Readers wait while the file changes. */
+  safetensors_lock_byte (fd, SAFETENSORS_LOCK_COMMIT_BYTE, F_WRLCK, TRUE);
+
+  if (!commit_job_change_file (job, journal_path, cancellable, error))
+    {
+      g_autoptr(GError) recover_error = NULL;
+      gboolean recovered = FALSE;
+
+      if (safetensors_journal_recover (journal_path, fd, name, &recovered, &recover_error))
+        {
+          safetensors_storage_rw_set_size (job->storage, job->old_size, NULL);
+          job->rolled_back = TRUE;
+          g_prefix_error (error, "%s: the commit failed and was rolled back: ", name);
+        }
+      else
+        g_prefix_error (error, "%s: the commit failed, and so did its rollback (%s); "
+                        "the next opening for writing will retry: ", name, recover_error->message);
+      safetensors_lock_byte (fd, SAFETENSORS_LOCK_COMMIT_BYTE, F_UNLCK, FALSE);
+      return FALSE;
+    }
+
+  /* Committed. What follows only tidies up; if it fails, the done journal
+   * lets the next opening for writing finish it. */
   for (guint i = 0; i < job->fillers->len; i++)
     {
       const SafetensorsRange *range = &g_array_index (job->fillers, SafetensorsRange, i);
 
       safetensors_punch_hole (fd, range->start, range->len);
     }
+  ok = safetensors_storage_rw_set_size (job->storage, job->plan.end, &tidy_error) &&
+       safetensors_storage_rw_sync (job->storage, &tidy_error) &&
+       safetensors_journal_remove (journal_path, &tidy_error);
+  if (!ok)
+    g_debug ("%s: commit done, tidying up failed: %s", name, tidy_error->message);
 
-  return safetensors_storage_write (job->storage, 0, g_bytes_get_data (job->header, NULL),
-                                    g_bytes_get_size (job->header), cancellable, error) &&
-         safetensors_storage_rw_set_size (job->storage, job->plan.end, error) &&
-         safetensors_storage_rw_sync (job->storage, error);
+  safetensors_lock_byte (fd, SAFETENSORS_LOCK_COMMIT_BYTE, F_UNLCK, FALSE);
+  return TRUE;
 }
 
 static void
@@ -341,6 +497,8 @@ commit_job_apply (SafetensorsFile *self,
                   CommitJob       *job)
 {
   guint old_n;
+
+  self->journal_active = FALSE;
 
   for (guint i = 0; i < self->tensors->len; i++)
     {
@@ -366,6 +524,18 @@ commit_job_apply (SafetensorsFile *self,
 
   safetensors_file_snapshot (self);
   safetensors_file_emit_changed (self, old_n);
+}
+
+/* After a failed commit rolled the file back, the transaction is gone too:
+ * its staged data was cut off with the rest. */
+static void
+commit_job_fail (SafetensorsFile *self,
+                 CommitJob       *job)
+{
+  if (!job->rolled_back)
+    return;
+  self->journal_active = FALSE;
+  safetensors_file_forget_transaction (self);
 }
 
 /**
@@ -406,8 +576,14 @@ safetensors_file_commit (SafetensorsFile  *self,
     return TRUE;
 
   job = commit_job_prepare (self, error);
-  if (job == NULL || !commit_job_execute (job, cancellable, error))
+  if (job == NULL)
     return FALSE;
+
+  if (!commit_job_execute (job, cancellable, error))
+    {
+      commit_job_fail (self, job);
+      return FALSE;
+    }
 
   commit_job_apply (self, job);
   return TRUE;
@@ -513,7 +689,11 @@ safetensors_file_commit_finish (SafetensorsFile  *self,
     self->committing = FALSE;
 
   if (!g_task_propagate_boolean (G_TASK (result), error))
-    return FALSE;
+    {
+      if (job != NULL)
+        commit_job_fail (self, job);
+      return FALSE;
+    }
 
   if (job != NULL)
     commit_job_apply (self, job);

@@ -10,6 +10,7 @@
 #include "safetensors-error.h"
 #include "safetensors-file-private.h"
 #include "safetensors-header-writer-private.h"
+#include "safetensors-journal-private.h"
 #include "safetensors-sparse-private.h"
 #include "safetensors-tensor-private.h"
 
@@ -138,6 +139,17 @@ stage_tensor (SafetensorsFile   *self,
             self->staged_bytes += n_bytes;
           goto staged;
         }
+    }
+
+  /* Growing the file makes it invalid until the commit: a journal with the
+   * old size comes first, so that a crash is undone on the next open. */
+  if (!self->journal_active)
+    {
+      if (!safetensors_journal_write_hot (safetensors_storage_rw_get_journal_path (self->storage),
+                                          safetensors_storage_rw_get_fd (self->storage),
+                                          self->committed_size, NULL, NULL, error))
+        return NULL;
+      self->journal_active = TRUE;
     }
 
   phys = (self->staged_end + alignment_of (dtype) - 1) / alignment_of (dtype) * alignment_of (dtype);
@@ -474,14 +486,31 @@ void
 safetensors_file_rollback (SafetensorsFile *self)
 {
   g_autoptr(GError) error = NULL;
-  guint old_n;
-  GHashTableIter iter;
-  gpointer key, value;
 
   g_return_if_fail (SAFETENSORS_IS_FILE (self));
 
-  if (!self->dirty || self->committed == NULL)
+  if (!self->dirty || self->committed == NULL || self->committing)
     return;
+
+  /* Staged data lies past the committed end: cut it off; then the journal
+   * that protected the growth has nothing left to protect. */
+  if (!safetensors_storage_rw_set_size (self->storage, self->committed_size, &error) ||
+      !safetensors_storage_rw_sync (self->storage, &error) ||
+      (self->journal_active &&
+       !safetensors_journal_remove (safetensors_storage_rw_get_journal_path (self->storage), &error)))
+    g_warning ("%s", error->message);
+  else
+    self->journal_active = FALSE;
+
+  safetensors_file_forget_transaction (self);
+}
+
+void
+safetensors_file_forget_transaction (SafetensorsFile *self)
+{
+  guint old_n;
+  GHashTableIter iter;
+  gpointer key, value;
 
   old_n = self->tensors->len;
   for (guint i = 0; i < self->tensors->len; i++)
@@ -504,10 +533,6 @@ safetensors_file_rollback (SafetensorsFile *self)
   g_hash_table_iter_init (&iter, self->committed_metadata);
   while (g_hash_table_iter_next (&iter, &key, &value))
     g_hash_table_insert (self->metadata, g_strdup (key), g_strdup (value));
-
-  /* Staged data lies past the committed end: cut it off. */
-  if (!safetensors_storage_rw_set_size (self->storage, self->committed_size, &error))
-    g_warning ("%s", error->message);
 
   self->staged_end = self->committed_size;
   self->staged_bytes = 0;

@@ -53,6 +53,7 @@ struct _SafetensorsFile
   GArray               *fillers;      /* SafetensorsRange */
   GArray               *free_ranges;  /* SafetensorsRange */
   gboolean              compacting;
+  gboolean              journal_active; /* a hot journal exists for this transaction */
 };
 
 /* safetensors-file.c */
@@ -61,5 +62,9 @@ gboolean safetensors_file_check_writable  (SafetensorsFile  *self,
 void     safetensors_file_snapshot        (SafetensorsFile  *self);
 void     safetensors_file_emit_changed    (SafetensorsFile  *self,
                                            guint             old_n_items);
+
+/* safetensors-file-edit.c: drops the in-memory transaction (the file on
+ * disk is already back to its committed state). */
+void     safetensors_file_forget_transaction (SafetensorsFile *self);
 
 G_END_DECLS

@@ -3,12 +3,17 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "safetensors-enums.h"
 #include "safetensors-error.h"
 #include "safetensors-file-private.h"
 #include "safetensors-header-private.h"
+#include "safetensors-journal-private.h"
 #include "safetensors-storage-private.h"
 #include "safetensors-tensor-private.h"
 
@@ -281,6 +286,56 @@ load_header (SafetensorsFile  *self,
   return TRUE;
 }
 
+/* While a reader checks for a journal and parses the header, it holds the
+ * commit lock shared, so that it never sees a commit half-way. Files
+ * without a local path have no journal or lock. */
+typedef struct
+{
+  int fd;
+} ReaderGuard;
+
+static void
+reader_guard_release (ReaderGuard *guard)
+{
+  if (guard->fd >= 0)
+    close (guard->fd);
+  g_free (guard);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ReaderGuard, reader_guard_release)
+
+static ReaderGuard *
+reader_guard_acquire (GFile   *file,
+                      GError **error)
+{
+  g_autoptr(ReaderGuard) guard = g_new0 (ReaderGuard, 1);
+  g_autofree char *path = g_file_get_path (file);
+  g_autofree char *journal_path = NULL;
+
+  guard->fd = -1;
+  if (path == NULL)
+    return g_steal_pointer (&guard);
+
+  guard->fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (guard->fd < 0)
+    return g_steal_pointer (&guard);   /* the storage reports why */
+  safetensors_lock_byte (guard->fd, SAFETENSORS_LOCK_COMMIT_BYTE, F_RDLCK, TRUE);
+
+  journal_path = safetensors_journal_path_for (path);
+  if (safetensors_journal_exists (journal_path))
+    {
+      g_autofree char *display_name = g_file_get_parse_name (file);
+
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_NEEDS_RECOVERY,
+                   "%s: a commit to this file was interrupted; open it for writing "
+                   "(or run `safetensors-tool recover %s`) to repair it",
+                   display_name, display_name);
+      return NULL;
+    }
+
+  return g_steal_pointer (&guard);
+}
+
 /**
  * safetensors_file_open: (constructor)
  * @file: the file to open
@@ -339,15 +394,22 @@ safetensors_file_open (GFile                *file,
   self->flags = flags;
 
   if (flags & SAFETENSORS_OPEN_FLAGS_READ_WRITE)
-    self->storage = safetensors_storage_open_rw (file, (flags & SAFETENSORS_OPEN_FLAGS_CREATE) != 0,
-                                                 use_mmap, cancellable, error);
+    {
+      self->storage = safetensors_storage_open_rw (file, (flags & SAFETENSORS_OPEN_FLAGS_CREATE) != 0,
+                                                   use_mmap, cancellable, error);
+      if (self->storage == NULL || !load_header (self, cancellable, error))
+        return NULL;
+    }
   else
-    self->storage = safetensors_storage_open (file, use_mmap, cancellable, error);
-  if (self->storage == NULL)
-    return NULL;
+    {
+      g_autoptr(ReaderGuard) guard = reader_guard_acquire (file, error);
 
-  if (!load_header (self, cancellable, error))
-    return NULL;
+      if (guard == NULL)
+        return NULL;
+      self->storage = safetensors_storage_open (file, use_mmap, cancellable, error);
+      if (self->storage == NULL || !load_header (self, cancellable, error))
+        return NULL;
+    }
 
   if (flags & SAFETENSORS_OPEN_FLAGS_READ_WRITE)
     safetensors_file_snapshot (self);

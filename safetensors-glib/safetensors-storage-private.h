@@ -102,6 +102,7 @@ gboolean            safetensors_storage_write        (SafetensorsStorage  *self,
 gboolean            safetensors_storage_rw_set_size  (SafetensorsStorage  *self,
                                                       guint64              size,
                                                       GError             **error);
+const char         *safetensors_storage_rw_get_journal_path (SafetensorsStorage *self);
 /* Releases the writer's lock; reads keep working. */
 void                safetensors_storage_rw_unlock    (SafetensorsStorage  *self);
 gboolean            safetensors_storage_rw_sync      (SafetensorsStorage  *self,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "safetensors-error.h"
+#include "safetensors-journal-private.h"
 
 #include "safetensors-sparse-private.h"
 #include "safetensors-storage-private.h"
@@ -36,6 +37,7 @@ struct _RwStorage
 {
   SafetensorsStorage parent;
   int fd;
+  char *journal_path;
   gboolean use_mmap;
   GList *mappings;          /* RwMapping*, under mappings_lock */
 };
@@ -58,6 +60,7 @@ rw_storage_finalize (SafetensorsStorage *storage)
 
   if (self->fd >= 0)
     close (self->fd);
+  g_free (self->journal_path);
 }
 
 static gboolean
@@ -307,7 +310,9 @@ safetensors_storage_open_rw (GFile         *file,
 {
   g_autofree char *path = g_file_get_path (file);
   g_autofree char *display_name = g_file_get_parse_name (file);
-  struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+  g_autofree char *journal_path = NULL;
+  SafetensorsStorage *storage;
+  gboolean recovered = FALSE;
   struct stat st;
   int fd;
 
@@ -330,7 +335,7 @@ safetensors_storage_open_rw (GFile         *file,
 
   /* One writer at a time, across processes and within this one: OFD
    * locks belong to the open file description, not to the process. */
-  if (fcntl (fd, F_OFD_SETLK, &lock) != 0)
+  if (!safetensors_lock_byte (fd, SAFETENSORS_LOCK_WRITER_BYTE, F_WRLCK, FALSE))
     {
       int saved_errno = errno;
 
@@ -343,6 +348,19 @@ safetensors_storage_open_rw (GFile         *file,
                      "%s: cannot lock: %s", display_name, g_strerror (saved_errno));
       return NULL;
     }
+
+  /* An interrupted commit is undone (or finished) before anything else,
+   * with readers kept out meanwhile. */
+  journal_path = safetensors_journal_path_for (path);
+  safetensors_lock_byte (fd, SAFETENSORS_LOCK_COMMIT_BYTE, F_WRLCK, TRUE);
+  if (!safetensors_journal_recover (journal_path, fd, display_name, &recovered, error))
+    {
+      close (fd);
+      return NULL;
+    }
+  safetensors_lock_byte (fd, SAFETENSORS_LOCK_COMMIT_BYTE, F_UNLCK, FALSE);
+  if (recovered)
+    g_debug ("%s: recovered from an interrupted commit", display_name);
 
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
     {
@@ -364,17 +382,26 @@ safetensors_storage_open_rw (GFile         *file,
       st.st_size = sizeof empty_file;
     }
 
-  return safetensors_storage_rw_new (fd, display_name, st.st_size, use_mmap);
+  storage = safetensors_storage_rw_new (fd, display_name, st.st_size, use_mmap);
+  ((RwStorage *) storage)->journal_path = g_steal_pointer (&journal_path);
+  return storage;
+}
+
+const char *
+safetensors_storage_rw_get_journal_path (SafetensorsStorage *storage)
+{
+  g_assert (safetensors_storage_is_writable (storage));
+
+  return ((RwStorage *) storage)->journal_path;
 }
 
 void
 safetensors_storage_rw_unlock (SafetensorsStorage *storage)
 {
   RwStorage *self = (RwStorage *) storage;
-  struct flock lock = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
 
   g_assert (safetensors_storage_is_writable (storage));
 
-  if (fcntl (self->fd, F_OFD_SETLK, &lock) != 0)
+  if (!safetensors_lock_byte (self->fd, SAFETENSORS_LOCK_WRITER_BYTE, F_UNLCK, FALSE))
     g_debug ("%s: cannot unlock: %s", storage->display_name, g_strerror (errno));
 }
