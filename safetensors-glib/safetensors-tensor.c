@@ -706,3 +706,26 @@ safetensors_tensor_read_slice (SafetensorsTensor  *self,
 
   return g_steal_pointer (&bytes);
 }
+
+/**
+ * safetensors_bytes_get_address:
+ * @bytes: bytes from [method@Safetensors.Tensor.get_bytes] or a similar call
+ *
+ * Gets the address of the data of @bytes, for bindings that build
+ * zero-copy views of tensors (a NumPy array over a mapping, for example).
+ * The address is valid for as long as @bytes is alive; the view must hold a
+ * reference to it. For a file open with %SAFETENSORS_OPEN_FLAGS_READ_WRITE
+ * with a mapping, the memory is writable and writes land in the file;
+ * otherwise it must be treated as read-only.
+ *
+ * Returns: the address, or 0 for empty bytes
+ *
+ * Since: 1.0
+ */
+guintptr
+safetensors_bytes_get_address (GBytes *bytes)
+{
+  g_return_val_if_fail (bytes != NULL, 0);
+
+  return (guintptr) g_bytes_get_data (bytes, NULL);
+}

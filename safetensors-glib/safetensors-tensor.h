@@ -76,4 +76,7 @@ GBytes           *safetensors_tensor_read_slice       (SafetensorsTensor    *sel
                                                        GCancellable         *cancellable,
                                                        GError              **error);
 
+SAFETENSORS_AVAILABLE_IN_ALL
+guintptr          safetensors_bytes_get_address       (GBytes               *bytes);
+
 G_END_DECLS
