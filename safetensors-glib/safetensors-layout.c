@@ -347,15 +347,17 @@ safetensors_ranges_take_best_fit (GArray  *ranges,
   if (best == G_MAXUINT)
     return G_MAXUINT64;
 
+  /* Split the range around the taken bytes. Appending may move the array,
+   * so the pointer is not used after it. */
   range = &g_array_index (ranges, SafetensorsRange, best);
   at = round_up (range->start, align);
   after.start = at + size;
   after.len = range->start + range->len - after.start;
   range->len = at - range->start;
-  if (after.len > 0)
-    g_array_append_val (ranges, after);
   if (range->len == 0)
     g_array_remove_index_fast (ranges, best);
+  if (after.len > 0)
+    g_array_append_val (ranges, after);
   return at;
 }
 
