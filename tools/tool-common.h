@@ -43,7 +43,8 @@ struct _ToolCommand
  * file in tools/meson.build). */
 #define TOOL_FOREACH_COMMAND_GROUP(X) \
   X (inspect) \
-  X (npz)
+  X (npz) \
+  X (edit)
 
 #define TOOL_DECLARE_COMMAND_GROUP(group) \
   extern const ToolCommand tool_##group##_commands[];

@@ -6,7 +6,7 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$top"
 meson compile -C _build
-for b in bench-open bench-read bench-write; do
+for b in bench-open bench-read bench-write bench-edit; do
   echo "== $b"
   "_build/tests/bench/$b"
 done
