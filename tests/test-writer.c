@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
 #include <glib/gstdio.h>
 
@@ -42,6 +43,15 @@ write_to_bytes (SafetensorsWriter *writer)
   g_assert_no_error (error);
   g_unlink (path);
   return g_bytes_new_take (contents, len);
+}
+
+static GBytes *
+tensor_bytes_of (SafetensorsFile *file,
+                 const char      *name)
+{
+  g_autoptr(SafetensorsTensor) t = safetensors_file_lookup (file, name, NULL);
+
+  return safetensors_tensor_get_bytes (t, NULL, NULL);
 }
 
 static void
@@ -455,6 +465,69 @@ test_pipe_output (void)
                    g_bytes_get_data (via_file, NULL), g_bytes_get_size (via_file));
 }
 
+typedef struct
+{
+  int fd;
+  guint64 n;
+} PipeFeeder;
+
+static gpointer
+feed_pipe (gpointer data)
+{
+  PipeFeeder *feeder = data;
+  guint8 buf[1000];
+
+  for (guint64 done = 0; done < feeder->n;)
+    {
+      gsize n = MIN (sizeof buf, feeder->n - done);
+
+      for (gsize i = 0; i < n; i++)
+        buf[i] = (guint8) ((done + i) * 31);
+      g_assert_cmpint (write (feeder->fd, buf, n), ==, (gssize) n);
+      done += n;
+    }
+  close (feeder->fd);
+  return NULL;
+}
+
+/* The writer fed from a pipe: data arrives in small, uneven reads. */
+static void
+test_pipe_input (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SafetensorsWriter) writer = safetensors_writer_new (0);
+  g_autofree char *path = scratch_path ("from-pipe.safetensors");
+  g_autoptr(GFile) gfile = g_file_new_for_path (path);
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(SafetensorsFile) file = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  PipeFeeder feeder;
+  GThread *thread;
+  const guint64 n = 3 * 1024 * 1024 + 17;
+  const guint8 *data;
+  int fds[2];
+
+  g_assert_cmpint (pipe (fds), ==, 0);
+  feeder.fd = fds[1];
+  feeder.n = n;
+  in = g_unix_input_stream_new (fds[0], TRUE);
+  thread = g_thread_new ("feeder", feed_pipe, &feeder);
+
+  safetensors_writer_add_tensor_from_stream (writer, "piped", SAFETENSORS_DTYPE_U8, &n, 1, in, &error);
+  safetensors_writer_begin (writer, gfile, NULL, &error);
+  safetensors_writer_finish (writer, NULL, &error);
+  g_assert_no_error (error);
+  g_thread_join (thread);
+
+  file = test_open (path, TEST_BACKEND_MMAP, &error);
+  g_assert_no_error (error);
+  bytes = tensor_bytes_of (file, "piped");
+  data = g_bytes_get_data (bytes, NULL);
+  g_assert_cmpuint (g_bytes_get_size (bytes), ==, n);
+  for (guint64 i = 0; i < n; i += 4099)
+    g_assert_cmpuint (data[i], ==, (guint8) (i * 31));
+}
+
 static void
 test_stream_order_violation (void)
 {
@@ -806,6 +879,7 @@ main (int   argc,
   g_test_add_func ("/safetensors/writer/incomplete-tensor", test_incomplete_tensor);
   g_test_add_func ("/safetensors/writer/pipe", test_pipe_output);
   g_test_add_func ("/safetensors/writer/stream-order", test_stream_order_violation);
+  g_test_add_func ("/safetensors/writer/pipe-input", test_pipe_input);
   g_test_add_func ("/safetensors/writer/cancel-keeps-old-file", test_cancel_keeps_old_file);
   g_test_add_func ("/safetensors/writer/sparse", test_sparse);
   g_test_add_func ("/safetensors/writer/large-stream", test_large_stream);
