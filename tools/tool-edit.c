@@ -616,6 +616,31 @@ command_du (const ToolCommand  *command,
   return TOOL_EXIT_OK;
 }
 
+/* Opening for writing rolls back (or finishes) an interrupted commit. */
+static int
+command_recover (const ToolCommand  *command,
+                 int                 argc,
+                 char              **argv)
+{
+  const GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
+  g_auto(GStrv) args = NULL;
+  g_autoptr(SafetensorsFile) file = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+  EditOptions options = { 0 };
+  GError *error = NULL;
+
+  if (!tool_parse_options (command, entries, argc, argv, &args))
+    return TOOL_EXIT_USAGE;
+
+  file = edit_open (args[0], &options, &error);
+  if (file == NULL)
+    return open_failed (args[0], error);
+
+  g_string_append_printf (out, "%s: OK (%u tensors)\n", args[0], safetensors_file_get_n_tensors (file));
+  tool_write_stdout (out);
+  return edit_close (file, args[0], &options, NULL);
+}
+
 #define EDIT_DESCRIPTION_FOOTER \
   "The file is edited in place, in one transaction: on any error nothing\n" \
   "changes. --keep-free leaves the space of removed or replaced data as\n" \
@@ -623,6 +648,18 @@ command_du (const ToolCommand  *command,
   "“compact”, or an edit without --keep-free, reclaims it."
 
 const ToolCommand tool_edit_commands[] = {
+  {
+    .name = "recover",
+    .parameters = "FILE",
+    .summary = "Repair a file whose last commit was interrupted",
+    .description = "Opens the file for writing, which applies its rollback journal\n"
+                   "(.FILE.safetensors-journal): an interrupted commit is undone, or\n"
+                   "finished if it had reached its commit point. A file without a journal\n"
+                   "is left as it is.",
+    .min_args = 1,
+    .max_args = 1,
+    .run = command_recover,
+  },
   {
     .name = "add",
     .parameters = "FILE NAME ARRAY.npy",
