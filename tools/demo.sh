@@ -19,10 +19,24 @@ step "$tool" ls "$example"
 step "$tool" validate "$example"
 
 # A damaged copy: one byte missing at the end.
-broken=$(mktemp --suffix=.safetensors)
-trap 'rm -f "$broken"' EXIT
-head -c -1 "$example" > "$broken"
-step "$tool" validate "$example" "$broken" || echo "(exit status $?: the damaged copy was caught)"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+head -c -1 "$example" > "$work/broken.safetensors"
+step "$tool" validate "$example" "$work/broken.safetensors" || echo "(exit status $?: the damaged copy was caught)"
+
+# Editing in place: a copy of the example, edited without rewriting it.
+model="$work/model.safetensors"
+cp "$example" "$model"
+/usr/bin/python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.linspace(0, 1, 4096, dtype="<f4").reshape(64, 64))' "$work/extra.npy"
+step "$tool" du "$model"
+step "$tool" add --stats "$model" extra "$work/extra.npy"
+step "$tool" mv --stats "$model" hello greeting
+step "$tool" meta "$model" set demo "edited in place"
+step "$tool" rm --keep-free --stats "$model" embedding.weight
+step "$tool" du "$model"
+step "$tool" compact --stats "$model"
+step "$tool" ls "$model"
+step "$tool" validate "$model"
 
 printf '\n\033[1m$ /usr/bin/python3  # zero-copy NumPy view through GObject-Introspection\033[0m\n'
 GI_TYPELIB_PATH="$top/_build/safetensors-glib${GI_TYPELIB_PATH:+:$GI_TYPELIB_PATH}" \
