@@ -17,4 +17,5 @@
 # include "safetensors-tensor.h"
 # include "safetensors-file.h"
 # include "safetensors-writer.h"
+# include "safetensors-torch.h"
 #undef SAFETENSORS_INSIDE

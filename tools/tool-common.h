@@ -44,7 +44,8 @@ struct _ToolCommand
 #define TOOL_FOREACH_COMMAND_GROUP(X) \
   X (inspect) \
   X (npz) \
-  X (edit)
+  X (edit) \
+  X (torch)
 
 #define TOOL_DECLARE_COMMAND_GROUP(group) \
   extern const ToolCommand tool_##group##_commands[];
