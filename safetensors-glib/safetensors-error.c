@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "safetensors-error.h"
+#include "safetensors-error-private.h"
 
 /**
  * safetensors_error_quark:
@@ -15,3 +15,17 @@
  * Since: 1.0
  */
 G_DEFINE_QUARK (safetensors-error-quark, safetensors_error)
+
+gboolean
+safetensors_set_invalid_data (GError     **error,
+                              const char  *format,
+                              ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  g_propagate_error (error, g_error_new_valist (SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_DATA,
+                                                format, args));
+  va_end (args);
+  return FALSE;
+}

@@ -68,25 +68,6 @@ safetensors_lock_byte (int      fd,
   return TRUE;
 }
 
-static gboolean
-sync_directory_of (const char  *path,
-                   GError     **error)
-{
-  g_autofree char *dir = g_path_get_dirname (path);
-  int fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  gboolean ok;
-
-  if (fd < 0)
-    {
-      set_errno_error (error, errno, dir, "cannot open folder");
-      return FALSE;
-    }
-  ok = fsync (fd) == 0 || errno == EINVAL;
-  if (!ok)
-    set_errno_error (error, errno, dir, "cannot sync folder");
-  close (fd);
-  return ok;
-}
 
 /* Appends to the journal being written, hashing as it goes. */
 typedef struct
@@ -197,7 +178,7 @@ write_journal (const char               *journal_path,
       set_errno_error (error, errno, journal_path, "cannot install journal");
       goto out;
     }
-  ok = sync_directory_of (journal_path, error);
+  ok = safetensors_fsync_directory_of (journal_path, error);
 
 out:
   close (writer.fd);
@@ -237,7 +218,7 @@ safetensors_journal_remove (const char  *journal_path,
       set_errno_error (error, errno, journal_path, "cannot delete journal");
       return FALSE;
     }
-  return sync_directory_of (journal_path, error);
+  return safetensors_fsync_directory_of (journal_path, error);
 }
 
 /* ---- recovery ------------------------------------------------------------ */

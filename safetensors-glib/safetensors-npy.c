@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "safetensors-error.h"
+#include "safetensors-error-private.h"
 #include "safetensors-npy-private.h"
 
 /* numpy/lib/format.py: the data starts at a multiple of ARRAY_ALIGN, and
@@ -147,26 +147,6 @@ quote_text (const char *text,
 }
 
 /* Malformed header text: INVALID_DATA, with a common prefix. */
-static gboolean header_error (GError     **error,
-                              const char  *format,
-                              ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-header_error (GError     **error,
-              const char  *format,
-              ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-
-  g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_DATA,
-               ".npy header: %s", message);
-  return FALSE;
-}
 
 gboolean
 safetensors_npy_get_header_size (const guint8  *data,
@@ -282,10 +262,10 @@ syntax_error (NpyParser   *p,
   g_autofree char *found = NULL;
 
   if (p->p >= p->end)
-    return header_error (error, "expected %s, found the end of the header", expected);
+    return safetensors_set_invalid_data (error, ".npy header: expected %s, found the end of the header", expected);
 
   found = quote_text (p->p, 1);
-  return header_error (error, "expected %s at byte %" G_GSIZE_FORMAT ", found %s",
+  return safetensors_set_invalid_data (error, ".npy header: expected %s at byte %" G_GSIZE_FORMAT ", found %s",
                        expected, parser_offset (p), found);
 }
 
@@ -320,14 +300,14 @@ parse_string (NpyParser   *p,
   while (p->p < p->end && *p->p != quote)
     {
       if (*p->p == '\\')
-        return header_error (error, "escape sequence in a string at byte %" G_GSIZE_FORMAT
+        return safetensors_set_invalid_data (error, ".npy header: escape sequence in a string at byte %" G_GSIZE_FORMAT
                              " (not supported)", parser_offset (p));
       if (*p->p == '\n' || *p->p == '\r')
         break;
       p->p++;
     }
   if (p->p >= p->end || *p->p != quote)
-    return header_error (error, "unterminated string at byte %" G_GSIZE_FORMAT,
+    return safetensors_set_invalid_data (error, ".npy header: unterminated string at byte %" G_GSIZE_FORMAT,
                          p->base + (begin - 1 - p->text));
 
   *out_str = begin;
@@ -383,7 +363,7 @@ parse_dimension (NpyParser  *p,
       while (p->p < p->end && g_ascii_isdigit (*p->p))
         p->p++;
       quoted = quote_text (begin, p->p - begin);
-      return header_error (error, "negative dimension %s in the shape", quoted);
+      return safetensors_set_invalid_data (error, ".npy header: negative dimension %s in the shape", quoted);
     }
 
   if (p->p >= p->end || !g_ascii_isdigit (*p->p))
@@ -400,7 +380,7 @@ parse_dimension (NpyParser  *p,
           while (p->p < p->end && g_ascii_isdigit (*p->p))
             p->p++;
           quoted = quote_text (begin, p->p - begin);
-          return header_error (error, "dimension %s is too large (NumPy dimensions are "
+          return safetensors_set_invalid_data (error, ".npy header: dimension %s is too large (NumPy dimensions are "
                                "below 2^63)", quoted);
         }
       value = value * 10 + digit;
@@ -412,7 +392,7 @@ parse_dimension (NpyParser  *p,
     {
       g_autofree char *quoted = quote_text (begin, p->p - begin);
 
-      return header_error (error, "dimension %s has leading zeros", quoted);
+      return safetensors_set_invalid_data (error, ".npy header: dimension %s has leading zeros", quoted);
     }
 
   if (p->allow_long && p->p < p->end && (*p->p == 'L' || *p->p == 'l'))
@@ -446,7 +426,7 @@ parse_shape (NpyParser  *p,
       guint64 dim = 0;
 
       if (p->n_dims == SAFETENSORS_NPY_MAX_RANK)
-        return header_error (error, "the shape has more than %u dimensions",
+        return safetensors_set_invalid_data (error, ".npy header: the shape has more than %u dimensions",
                              (guint) SAFETENSORS_NPY_MAX_RANK);
       if (!parse_dimension (p, &dim, error))
         return FALSE;
@@ -472,7 +452,7 @@ parse_shape (NpyParser  *p,
             {
               g_autofree char *quoted = quote_text (begin, p->p - begin);
 
-              return header_error (error, "shape %s is not a tuple (a one-element tuple "
+              return safetensors_set_invalid_data (error, ".npy header: shape %s is not a tuple (a one-element tuple "
                                    "needs a trailing comma)", quoted);
             }
           return TRUE;
@@ -547,7 +527,7 @@ parse_entry (NpyParser  *p,
     g_autofree char *quoted = quote_text (key, key_len);
     gboolean known = KEY_IS ("descr") || KEY_IS ("fortran_order") || KEY_IS ("shape");
 
-    return header_error (error, "%s key %s at byte %" G_GSIZE_FORMAT,
+    return safetensors_set_invalid_data (error, ".npy header: %s key %s at byte %" G_GSIZE_FORMAT,
                          known ? "repeated" : "unexpected", quoted,
                          p->base + (key_start - p->text));
   }
@@ -610,7 +590,7 @@ check_header_values (NpyParser             *p,
   guint64 element_size;
 
   if (missing != NULL)
-    return header_error (error, "no '%s' key", missing);
+    return safetensors_set_invalid_data (error, ".npy header: no '%s' key", missing);
 
   if (!descr_to_dtype (p->descr, p->descr_len, &header->dtype, &header->big_endian))
     {
@@ -628,12 +608,12 @@ check_header_values (NpyParser             *p,
   for (guint d = 0; d < p->n_dims; d++)
     {
       if (!g_uint64_checked_mul (&header->n_elements, header->n_elements, p->shape[d]))
-        return header_error (error, "the number of elements does not fit in 64 bits");
+        return safetensors_set_invalid_data (error, ".npy header: the number of elements does not fit in 64 bits");
     }
 
   element_size = safetensors_dtype_get_bits (header->dtype) / 8;
   if (!g_uint64_checked_mul (&header->n_bytes, header->n_elements, element_size))
-    return header_error (error, "the size of the array does not fit in 64 bits");
+    return safetensors_set_invalid_data (error, ".npy header: the size of the array does not fit in 64 bits");
 
   if (p->n_dims > 0)
     header->shape = g_memdup2 (p->shape, p->n_dims * sizeof (guint64));

@@ -197,29 +197,6 @@ safetensors_output_zero_fill_to (SafetensorsOutput  *self,
   return TRUE;
 }
 
-static gboolean
-fsync_directory_of (const char  *path,
-                    GError     **error)
-{
-  g_autofree char *dir = g_path_get_dirname (path);
-  int fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  int saved_errno;
-
-  if (fd < 0)
-    {
-      set_errno_error (error, errno, dir, "cannot open folder to sync it");
-      return FALSE;
-    }
-  if (fsync (fd) != 0 && errno != EINVAL)
-    {
-      saved_errno = errno;
-      close (fd);
-      set_errno_error (error, saved_errno, dir, "cannot sync folder");
-      return FALSE;
-    }
-  close (fd);
-  return TRUE;
-}
 
 /* A replaced file keeps its permissions (and, for root, its owner). */
 static void
@@ -268,7 +245,7 @@ safetensors_output_commit (SafetensorsOutput  *self,
     }
   self->committed = TRUE;
 
-  return fsync_directory_of (self->path, error);
+  return safetensors_fsync_directory_of (self->path, error);
 }
 
 void

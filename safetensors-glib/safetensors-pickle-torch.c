@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "safetensors-error.h"
+#include "safetensors-error-private.h"
 #include "safetensors-pickle-private.h"
 
 /* ------------------------------------------------------------------ */
@@ -174,25 +174,6 @@ safetensors_pickle_find_global (const char *module,
 /* Calls                                                              */
 /* ------------------------------------------------------------------ */
 
-static gboolean
-fail (GError     **error,
-      const char  *format,
-      ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-fail (GError     **error,
-      const char  *format,
-      ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error_literal (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_DATA, message);
-  return FALSE;
-}
 
 static char *
 global_name (const SafetensorsPickleGlobal *global)
@@ -213,7 +194,7 @@ check_args (const SafetensorsPickleGlobal  *global,
     return TRUE;
 
   name = global_name (global);
-  return fail (error, "%s takes %u to %u arguments, not %u", name, min, max, args->seq.len);
+  return safetensors_set_invalid_data (error, "%s takes %u to %u arguments, not %u", name, min, max, args->seq.len);
 }
 
 static gboolean
@@ -231,7 +212,7 @@ int_tuple (SafetensorsPickleObject  *object,
            GError                  **error)
 {
   if (!is_sequence (object))
-    return fail (error, "a tensor's %s is a %s, not a tuple",
+    return safetensors_set_invalid_data (error, "a tensor's %s is a %s, not a tuple",
                  what, safetensors_pickle_object_type_name (object));
 
   *out_len = object->seq.len;
@@ -243,7 +224,7 @@ int_tuple (SafetensorsPickleObject  *object,
       if (item->type != SAFETENSORS_PICKLE_INT)
         {
           g_clear_pointer (out_values, g_free);
-          return fail (error, "a tensor's %s holds a %s, not an int",
+          return safetensors_set_invalid_data (error, "a tensor's %s holds a %s, not an int",
                        what, safetensors_pickle_object_type_name (item));
         }
       (*out_values)[i] = item->integer;
@@ -276,7 +257,7 @@ rebuild_tensor (SafetensorsPickle              *self,
       if (items[6]->type != SAFETENSORS_PICKLE_GLOBAL ||
           items[6]->global->kind != SAFETENSORS_PICKLE_GLOBAL_DTYPE)
         {
-          fail (error, "_rebuild_tensor_v3 expects a torch.dtype, not %s",
+          safetensors_set_invalid_data (error, "_rebuild_tensor_v3 expects a torch.dtype, not %s",
                 safetensors_pickle_object_type_name (items[6]));
           return NULL;
         }
@@ -289,13 +270,13 @@ rebuild_tensor (SafetensorsPickle              *self,
 
   if (items[0]->type != SAFETENSORS_PICKLE_STORAGE)
     {
-      fail (error, "a tensor is built on a %s, not a storage",
+      safetensors_set_invalid_data (error, "a tensor is built on a %s, not a storage",
             safetensors_pickle_object_type_name (items[0]));
       return NULL;
     }
   if (items[1]->type != SAFETENSORS_PICKLE_INT)
     {
-      fail (error, "a tensor's storage offset is a %s, not an int",
+      safetensors_set_invalid_data (error, "a tensor's storage offset is a %s, not an int",
             safetensors_pickle_object_type_name (items[1]));
       return NULL;
     }
@@ -304,7 +285,7 @@ rebuild_tensor (SafetensorsPickle              *self,
     return NULL;
   if (n_size != n_stride)
     {
-      fail (error, "a tensor has %u sizes but %u strides", n_size, n_stride);
+      safetensors_set_invalid_data (error, "a tensor has %u sizes but %u strides", n_size, n_stride);
       return NULL;
     }
 
@@ -357,7 +338,7 @@ encode_string (SafetensorsPickle        *self,
 
   if (str->type != SAFETENSORS_PICKLE_STR || (encoding != NULL && encoding->type != SAFETENSORS_PICKLE_STR))
     {
-      fail (error, "_codecs.encode expects a str and an encoding name");
+      safetensors_set_invalid_data (error, "_codecs.encode expects a str and an encoding name");
       return NULL;
     }
 
@@ -380,7 +361,7 @@ encode_string (SafetensorsPickle        *self,
 
       if (c > 0xff)
         {
-          fail (error, "_codecs.encode: U+%04X is not in Latin-1", c);
+          safetensors_set_invalid_data (error, "_codecs.encode: U+%04X is not in Latin-1", c);
           return NULL;
         }
       bytes[n++] = c;
@@ -414,7 +395,7 @@ make_set (SafetensorsPickle        *self,
           return NULL;
       return set;
     default:
-      fail (error, "cannot make a set of a %s", safetensors_pickle_object_type_name (iterable));
+      safetensors_set_invalid_data (error, "cannot make a set of a %s", safetensors_pickle_object_type_name (iterable));
       return NULL;
     }
 }
@@ -438,7 +419,7 @@ make_dict (SafetensorsPickle        *self,
     }
   if (!is_sequence (pairs))
     {
-      fail (error, "OrderedDict expects key-value pairs, not a %s",
+      safetensors_set_invalid_data (error, "OrderedDict expects key-value pairs, not a %s",
             safetensors_pickle_object_type_name (pairs));
       return NULL;
     }
@@ -448,7 +429,7 @@ make_dict (SafetensorsPickle        *self,
 
       if (!is_sequence (pair) || pair->seq.len != 2)
         {
-          fail (error, "OrderedDict expects key-value pairs");
+          safetensors_set_invalid_data (error, "OrderedDict expects key-value pairs");
           return NULL;
         }
       if (!safetensors_pickle_dict_set (self, dict, pair->seq.items[0], pair->seq.items[1], error))
@@ -469,7 +450,7 @@ make_device (SafetensorsPickle        *self,
   if ((type->type != SAFETENSORS_PICKLE_STR && type->type != SAFETENSORS_PICKLE_DEVICE) ||
       type->str.len > 64 || strlen (type->str.data) != type->str.len)
     {
-      fail (error, "torch.device expects a device name");
+      safetensors_set_invalid_data (error, "torch.device expects a device name");
       return NULL;
     }
   if (index != NULL && index->type == SAFETENSORS_PICKLE_INT)
@@ -478,7 +459,7 @@ make_device (SafetensorsPickle        *self,
     name = g_strdup (type->str.data);
   else
     {
-      fail (error, "torch.device expects an int index, not a %s",
+      safetensors_set_invalid_data (error, "torch.device expects an int index, not a %s",
             safetensors_pickle_object_type_name (index));
       return NULL;
     }
@@ -500,7 +481,7 @@ safetensors_pickle_reduce (SafetensorsPickle        *self,
 
   if (callable->type != SAFETENSORS_PICKLE_GLOBAL)
     {
-      fail (error, "REDUCE cannot call a %s", safetensors_pickle_object_type_name (callable));
+      safetensors_set_invalid_data (error, "REDUCE cannot call a %s", safetensors_pickle_object_type_name (callable));
       return NULL;
     }
   global = callable->global;
@@ -525,7 +506,7 @@ safetensors_pickle_reduce (SafetensorsPickle        *self,
         return NULL;
       if (items[0]->type != SAFETENSORS_PICKLE_TENSOR)
         {
-          fail (error, "a parameter wraps a %s, not a tensor",
+          safetensors_set_invalid_data (error, "a parameter wraps a %s, not a tensor",
                 safetensors_pickle_object_type_name (items[0]));
           return NULL;
         }
@@ -571,7 +552,7 @@ safetensors_pickle_reduce (SafetensorsPickle        *self,
       if ((args->seq.len > 0 && !is_number (items[0], &re)) ||
           (args->seq.len > 1 && !is_number (items[1], &im)))
         {
-          fail (error, "complex expects numbers");
+          safetensors_set_invalid_data (error, "complex expects numbers");
           return NULL;
         }
       object = safetensors_pickle_alloc (self, SAFETENSORS_PICKLE_COMPLEX, error);
@@ -593,7 +574,7 @@ safetensors_pickle_reduce (SafetensorsPickle        *self,
                                               items[0]->str.len, error);
       if (args->seq.len == 2)
         return encode_string (self, items[0], items[1], error);
-      fail (error, "bytearray expects bytes, or a str and an encoding");
+      safetensors_set_invalid_data (error, "bytearray expects bytes, or a str and an encoding");
       return NULL;
 
     case SAFETENSORS_PICKLE_GLOBAL_NAMESPACE:
@@ -629,7 +610,7 @@ safetensors_pickle_newobj (SafetensorsPickle        *self,
 
   if (cls->type != SAFETENSORS_PICKLE_GLOBAL)
     {
-      fail (error, "NEWOBJ cannot instantiate a %s", safetensors_pickle_object_type_name (cls));
+      safetensors_set_invalid_data (error, "NEWOBJ cannot instantiate a %s", safetensors_pickle_object_type_name (cls));
       return NULL;
     }
 
@@ -652,7 +633,7 @@ safetensors_pickle_newobj (SafetensorsPickle        *self,
     case SAFETENSORS_PICKLE_GLOBAL_COMPLEX:
       if (kwargs != NULL && safetensors_pickle_dict_size (kwargs) > 0)
         {
-          fail (error, "keyword arguments to %s are not supported", cls->global->name);
+          safetensors_set_invalid_data (error, "keyword arguments to %s are not supported", cls->global->name);
           return NULL;
         }
       return safetensors_pickle_reduce (self, cls, args, error);
@@ -676,7 +657,7 @@ merge_attributes (SafetensorsPickle        *self,
   if (dict->type == SAFETENSORS_PICKLE_NONE)
     return TRUE;
   if (dict->type != SAFETENSORS_PICKLE_DICT)
-    return fail (error, "BUILD expects a dict of attributes, not a %s",
+    return safetensors_set_invalid_data (error, "BUILD expects a dict of attributes, not a %s",
                  safetensors_pickle_object_type_name (dict));
 
   if (instance->object.state == NULL)
@@ -716,11 +697,11 @@ safetensors_pickle_build (SafetensorsPickle        *self,
        * hold no tensors and are not part of the mapping. */
       if (state->type == SAFETENSORS_PICKLE_DICT || state->type == SAFETENSORS_PICKLE_TUPLE)
         return TRUE;
-      return fail (error, "BUILD expects a dict of attributes, not a %s",
+      return safetensors_set_invalid_data (error, "BUILD expects a dict of attributes, not a %s",
                    safetensors_pickle_object_type_name (state));
 
     default:
-      return fail (error, "BUILD cannot set the state of a %s",
+      return safetensors_set_invalid_data (error, "BUILD cannot set the state of a %s",
                    safetensors_pickle_object_type_name (instance));
     }
 }
@@ -756,7 +737,7 @@ safetensors_pickle_persistent_load (SafetensorsPickle        *self,
   if (pid->type != SAFETENSORS_PICKLE_TUPLE || pid->seq.len == 0 ||
       items[0]->type != SAFETENSORS_PICKLE_STR)
     {
-      fail (error, "a persistent id is a %s, not a tuple naming its kind",
+      safetensors_set_invalid_data (error, "a persistent id is a %s, not a tuple naming its kind",
             safetensors_pickle_object_type_name (pid));
       return NULL;
     }
@@ -769,25 +750,25 @@ safetensors_pickle_persistent_load (SafetensorsPickle        *self,
     }
   if (pid->seq.len != expected)
     {
-      fail (error, "a storage reference has %u items, not %u", pid->seq.len, expected);
+      safetensors_set_invalid_data (error, "a storage reference has %u items, not %u", pid->seq.len, expected);
       return NULL;
     }
   if (items[1]->type != SAFETENSORS_PICKLE_GLOBAL ||
       items[1]->global->kind != SAFETENSORS_PICKLE_GLOBAL_STORAGE_CLASS)
     {
-      fail (error, "a storage reference names a %s, not a storage class",
+      safetensors_set_invalid_data (error, "a storage reference names a %s, not a storage class",
             safetensors_pickle_object_type_name (items[1]));
       return NULL;
     }
   if (!is_valid_key (items[2]))
     {
-      fail (error, "a storage key must be a short name of letters, digits, “_”, “-” and “.”");
+      safetensors_set_invalid_data (error, "a storage key must be a short name of letters, digits, “_”, “-” and “.”");
       return NULL;
     }
   if (items[3]->type != SAFETENSORS_PICKLE_STR || items[4]->type != SAFETENSORS_PICKLE_INT ||
       items[4]->integer < 0)
     {
-      fail (error, "storage “%s”: its location must be a str and its size an int ≥ 0",
+      safetensors_set_invalid_data (error, "storage “%s”: its location must be a str and its size an int ≥ 0",
             items[2]->str.data);
       return NULL;
     }
@@ -803,7 +784,7 @@ safetensors_pickle_persistent_load (SafetensorsPickle        *self,
   if (!g_uint64_checked_mul (&n_bytes, items[4]->integer,
                              safetensors_torch_dtype_get_itemsize (cls->dtype)))
     {
-      fail (error, "storage “%s”: its size overflows 64 bits", items[2]->str.data);
+      safetensors_set_invalid_data (error, "storage “%s”: its size overflows 64 bits", items[2]->str.data);
       return NULL;
     }
 
@@ -813,7 +794,7 @@ safetensors_pickle_persistent_load (SafetensorsPickle        *self,
       storage = object->storage;
       if (storage->dtype != cls->dtype || storage->numel != (guint64) items[4]->integer)
         {
-          fail (error, "storage “%s” is described twice, differently", storage->key);
+          safetensors_set_invalid_data (error, "storage “%s” is described twice, differently", storage->key);
           return NULL;
         }
       return object;

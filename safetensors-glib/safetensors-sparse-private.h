@@ -46,6 +46,11 @@ gboolean safetensors_zero_range        (int            fd,
                                         GCancellable  *cancellable,
                                         GError       **error);
 
+/* fsyncs the folder holding @path, so that a rename or unlink in it is
+ * durable. */
+gboolean safetensors_fsync_directory_of (const char   *path,
+                                         GError      **error);
+
 /* TRUE when all @len bytes are zero. */
 gboolean safetensors_is_zero           (const guint8  *data,
                                         gsize          len);

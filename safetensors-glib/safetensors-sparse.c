@@ -152,3 +152,31 @@ safetensors_zero_range (int            fd,
     }
   return TRUE;
 }
+
+gboolean
+safetensors_fsync_directory_of (const char  *path,
+                                GError     **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int saved_errno;
+
+  if (fd < 0)
+    {
+      saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "%s: cannot open folder to sync it: %s", dir, g_strerror (saved_errno));
+      return FALSE;
+    }
+  /* Some file systems cannot sync a folder (EINVAL): nothing to do then. */
+  if (fsync (fd) != 0 && errno != EINVAL)
+    {
+      saved_errno = errno;
+      close (fd);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "%s: cannot sync folder: %s", dir, g_strerror (saved_errno));
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}

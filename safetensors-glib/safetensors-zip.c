@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "safetensors-error.h"
+#include "safetensors-error-private.h"
 #include "safetensors-zip-private.h"
 
 #define SIG_LOCAL          0x04034b50u
@@ -55,25 +55,6 @@ get64 (const guint8 *p)
   return get32 (p) | ((guint64) get32 (p + 4) << 32);
 }
 
-static gboolean
-invalid (GError     **error,
-         const char  *format,
-         ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-invalid (GError     **error,
-         const char  *format,
-         ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error_literal (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_DATA, message);
-  return FALSE;
-}
 
 guint32
 safetensors_zip_crc32 (guint32       crc,
@@ -132,13 +113,13 @@ check_name (const char  *name,
   guint n;
 
   if (name[0] == '\0')
-    return invalid (error, "an entry has an empty name");
+    return safetensors_set_invalid_data (error, "an entry has an empty name");
   if (name[0] == '/')
-    return invalid (error, "entry “%s” has an absolute name", name);
+    return safetensors_set_invalid_data (error, "entry “%s” has an absolute name", name);
   if (strchr (name, '\\') != NULL)
-    return invalid (error, "entry “%s” has a backslash in its name", name);
+    return safetensors_set_invalid_data (error, "entry “%s” has a backslash in its name", name);
   if (g_ascii_isalpha (name[0]) && name[1] == ':')
-    return invalid (error, "entry “%s” starts with a drive letter", name);
+    return safetensors_set_invalid_data (error, "entry “%s” starts with a drive letter", name);
 
   components = g_strsplit (name, "/", -1);
   n = g_strv_length (components);
@@ -149,7 +130,7 @@ check_name (const char  *name,
         continue;
       if (components[i][0] == '\0' || g_str_equal (components[i], ".") ||
           g_str_equal (components[i], ".."))
-        return invalid (error, "entry “%s” has an empty, “.” or “..” component in its name", name);
+        return safetensors_set_invalid_data (error, "entry “%s” has an empty, “.” or “..” component in its name", name);
     }
   return TRUE;
 }
@@ -164,7 +145,7 @@ find_eocd (SafetensorsZip  *self,
   guint64 lowest;
 
   if (self->size < EOCD_SIZE)
-    return invalid (error, "too short to be a zip archive");
+    return safetensors_set_invalid_data (error, "too short to be a zip archive");
 
   lowest = self->size > EOCD_SIZE + 0xffff ? self->size - EOCD_SIZE - 0xffff : 0;
   for (guint64 pos = self->size - EOCD_SIZE + 1; pos-- > lowest;)
@@ -176,7 +157,7 @@ find_eocd (SafetensorsZip  *self,
           return TRUE;
         }
     }
-  return invalid (error, "no end of central directory record: not a zip archive, or truncated");
+  return safetensors_set_invalid_data (error, "no end of central directory record: not a zip archive, or truncated");
 }
 
 static gboolean
@@ -198,7 +179,7 @@ parse_zip64_extra (const guint8         *extra,
       guint used = 0;
 
       if (pos + 4 + len > extra_len)
-        return invalid (error, "entry “%s” has a truncated extra field", entry->name);
+        return safetensors_set_invalid_data (error, "entry “%s” has a truncated extra field", entry->name);
 
       if (id == 0x0001)
         {
@@ -214,7 +195,7 @@ parse_zip64_extra (const guint8         *extra,
               if (!present[i])
                 continue;
               if (used + 8 > len)
-                return invalid (error, "entry “%s” has a ZIP64 extra field too short for its sizes",
+                return safetensors_set_invalid_data (error, "entry “%s” has a ZIP64 extra field too short for its sizes",
                                 entry->name);
               *targets[i] = get64 (field + used);
               used += 8;
@@ -238,17 +219,17 @@ read_central_entry (SafetensorsZip       *self,
   guint32 csize32, usize32, offset32;
 
   if (cd_end - *pos < CENTRAL_HEADER_SIZE || get32 (p) != SIG_CENTRAL)
-    return invalid (error, "the central directory is malformed");
+    return safetensors_set_invalid_data (error, "the central directory is malformed");
 
   name_len = get16 (p + 28);
   extra_len = get16 (p + 30);
   comment_len = get16 (p + 32);
   if (cd_end - *pos - CENTRAL_HEADER_SIZE < (guint64) name_len + extra_len + comment_len)
-    return invalid (error, "the central directory is truncated");
+    return safetensors_set_invalid_data (error, "the central directory is truncated");
 
   if (memchr (p + CENTRAL_HEADER_SIZE, '\0', name_len) != NULL ||
       !g_utf8_validate_len ((const char *) p + CENTRAL_HEADER_SIZE, name_len, NULL))
-    return invalid (error, "an entry name is not UTF-8 text");
+    return safetensors_set_invalid_data (error, "an entry name is not UTF-8 text");
   entry->name = g_strndup ((const char *) p + CENTRAL_HEADER_SIZE, name_len);
 
   entry->flags = get16 (p + 8);
@@ -289,24 +270,24 @@ locate_data (SafetensorsZip       *self,
   guint64 end;
 
   if (entry->header_offset > cd_offset || cd_offset - entry->header_offset < LOCAL_HEADER_SIZE)
-    return invalid (error, "entry “%s” starts outside the archive's data", entry->name);
+    return safetensors_set_invalid_data (error, "entry “%s” starts outside the archive's data", entry->name);
 
   p = self->data + entry->header_offset;
   if (get32 (p) != SIG_LOCAL)
-    return invalid (error, "entry “%s” has no local header where the directory says", entry->name);
+    return safetensors_set_invalid_data (error, "entry “%s” has no local header where the directory says", entry->name);
 
   name_len = get16 (p + 26);
   extra_len = get16 (p + 28);
   entry->data_offset = entry->header_offset + LOCAL_HEADER_SIZE + name_len + extra_len;
   if (entry->data_offset > cd_offset)
-    return invalid (error, "the local header of entry “%s” runs into the central directory",
+    return safetensors_set_invalid_data (error, "the local header of entry “%s” runs into the central directory",
                     entry->name);
   if (name_len != strlen (entry->name) ||
       memcmp (p + LOCAL_HEADER_SIZE, entry->name, name_len) != 0)
-    return invalid (error, "the local header of entry “%s” names another entry", entry->name);
+    return safetensors_set_invalid_data (error, "the local header of entry “%s” names another entry", entry->name);
 
   if (!g_uint64_checked_add (&end, entry->data_offset, entry->compressed_size) || end > cd_offset)
-    return invalid (error, "the data of entry “%s” runs past the archive's data", entry->name);
+    return safetensors_set_invalid_data (error, "the data of entry “%s” runs past the archive's data", entry->name);
 
   return TRUE;
 }
@@ -338,7 +319,7 @@ check_overlaps (SafetensorsZip  *self,
       SafetensorsZipEntry *before = sorted[i - 1];
 
       if (sorted[i]->header_offset < before->data_offset + before->compressed_size)
-        return invalid (error, "entries “%s” and “%s” overlap", before->name, sorted[i]->name);
+        return safetensors_set_invalid_data (error, "entries “%s” and “%s” overlap", before->name, sorted[i]->name);
     }
   return TRUE;
 }
@@ -362,11 +343,11 @@ check_entry (SafetensorsZipEntry  *entry,
     }
   if (entry->method == SAFETENSORS_ZIP_METHOD_STORED &&
       entry->compressed_size != entry->uncompressed_size)
-    return invalid (error, "stored entry “%s” has different compressed and uncompressed sizes",
+    return safetensors_set_invalid_data (error, "stored entry “%s” has different compressed and uncompressed sizes",
                     entry->name);
   if (entry->method == SAFETENSORS_ZIP_METHOD_DEFLATE &&
       entry->uncompressed_size / SAFETENSORS_ZIP_MAX_DEFLATE_RATIO > entry->compressed_size + 1024)
-    return invalid (error, "entry “%s” claims to inflate %" G_GUINT64_FORMAT " bytes into %"
+    return safetensors_set_invalid_data (error, "entry “%s” claims to inflate %" G_GUINT64_FORMAT " bytes into %"
                     G_GUINT64_FORMAT ", more than deflate can produce",
                     entry->name, entry->compressed_size, entry->uncompressed_size);
   return TRUE;
@@ -408,7 +389,7 @@ safetensors_zip_open (const guint8  *data,
           eocd - ZIP64_LOCATOR_SIZE - record < ZIP64_EOCD_SIZE ||
           get32 (data + record) != SIG_ZIP64_EOCD)
         {
-          invalid (error, "the ZIP64 end of central directory record is missing");
+          safetensors_set_invalid_data (error, "the ZIP64 end of central directory record is missing");
           return NULL;
         }
       p = data + record;
@@ -426,20 +407,20 @@ safetensors_zip_open (const guint8  *data,
 
   if (cd_offset > cd_limit || cd_size > cd_limit - cd_offset)
     {
-      invalid (error, "the central directory lies outside the archive");
+      safetensors_set_invalid_data (error, "the central directory lies outside the archive");
       return NULL;
     }
   /* Checked before allocating anything per entry. */
   if (n_entries > cd_size / CENTRAL_HEADER_SIZE)
     {
-      invalid (error, "the central directory claims %" G_GUINT64_FORMAT
+      safetensors_set_invalid_data (error, "the central directory claims %" G_GUINT64_FORMAT
                " entries but has room for %" G_GUINT64_FORMAT,
                n_entries, cd_size / CENTRAL_HEADER_SIZE);
       return NULL;
     }
   if (n_entries > G_MAXUINT / sizeof (SafetensorsZipEntry))
     {
-      invalid (error, "the archive has too many entries");
+      safetensors_set_invalid_data (error, "the archive has too many entries");
       return NULL;
     }
 
@@ -458,7 +439,7 @@ safetensors_zip_open (const guint8  *data,
         return NULL;
       if (!g_hash_table_insert (self->by_name, entry->name, entry))
         {
-          invalid (error, "two entries are named “%s”", entry->name);
+          safetensors_set_invalid_data (error, "two entries are named “%s”", entry->name);
           return NULL;
         }
       if (!locate_data (self, entry, cd_offset, error))
@@ -549,15 +530,15 @@ extract (SafetensorsZip             *self,
                                         G_CONVERTER_INPUT_AT_END, &n_read, &n_written,
                                         &local_error);
           if (result == G_CONVERTER_ERROR)
-            return invalid (error, "entry “%s” holds corrupt deflate data: %s",
+            return safetensors_set_invalid_data (error, "entry “%s” holds corrupt deflate data: %s",
                             entry->name, local_error->message);
           in += n_read;
           in_left -= n_read;
           if (n_written > entry->uncompressed_size - produced)
-            return invalid (error, "entry “%s” inflates to more than its declared %"
+            return safetensors_set_invalid_data (error, "entry “%s” inflates to more than its declared %"
                             G_GUINT64_FORMAT " bytes", entry->name, entry->uncompressed_size);
           if (n_read == 0 && n_written == 0 && result != G_CONVERTER_FINISHED)
-            return invalid (error, "entry “%s” holds a truncated deflate stream", entry->name);
+            return safetensors_set_invalid_data (error, "entry “%s” holds a truncated deflate stream", entry->name);
           crc = safetensors_zip_crc32 (crc, out, n_written);
           if (n_written > 0 && !sink (out, n_written, user_data, error))
             return FALSE;
@@ -566,10 +547,10 @@ extract (SafetensorsZip             *self,
     }
 
   if (produced != entry->uncompressed_size)
-    return invalid (error, "entry “%s” inflates to %" G_GUINT64_FORMAT " bytes, not the declared %"
+    return safetensors_set_invalid_data (error, "entry “%s” inflates to %" G_GUINT64_FORMAT " bytes, not the declared %"
                     G_GUINT64_FORMAT, entry->name, produced, entry->uncompressed_size);
   if (crc != entry->crc32)
-    return invalid (error, "entry “%s” fails its CRC check", entry->name);
+    return safetensors_set_invalid_data (error, "entry “%s” fails its CRC check", entry->name);
   return TRUE;
 }
 
@@ -594,7 +575,7 @@ safetensors_zip_read (SafetensorsZip             *self,
 
   if (entry->uncompressed_size > max_size)
     {
-      invalid (error, "entry “%s” is %" G_GUINT64_FORMAT " bytes, more than the %"
+      safetensors_set_invalid_data (error, "entry “%s” is %" G_GUINT64_FORMAT " bytes, more than the %"
                G_GUINT64_FORMAT " allowed", entry->name, entry->uncompressed_size, max_size);
       return NULL;
     }
