@@ -172,6 +172,63 @@ schedule_moves (GArray                *items,
     }
 }
 
+/* The last tensors (by position) of order[rest..n) whose sizes add up to
+ * exactly the hole [cursor, hole_end) go into it, largest alignment first
+ * (the hole starts on a multiple of 8, so no padding is needed), when the
+ * tensors before them already follow the hole without gaps. Only taken if
+ * it moves no more than @budget bytes. */
+static gboolean
+fill_hole_from_tail (GArray                *items,
+                     const guint           *order,
+                     guint                  rest,
+                     guint                  n,
+                     guint64                cursor,
+                     guint64                hole_end,
+                     guint64                budget,
+                     SafetensorsLayoutPlan *plan)
+{
+  guint64 hole = hole_end - cursor;
+  guint64 sum = 0, expect = hole_end;
+  g_autoptr(GArray) fill = g_array_new (FALSE, FALSE, sizeof (guint));
+  guint k = n;
+
+  /* On a tie with shifting, filling wins: the file gets shorter. */
+  if (hole > budget)
+    return FALSE;
+
+  while (k > rest && sum < hole)
+    sum += ITEM (items, order[--k])->size;
+  if (sum != hole)
+    return FALSE;
+
+  for (guint i = rest; i < k; i++)
+    {
+      if (ITEM (items, order[i])->src != expect)
+        return FALSE;
+      expect += ITEM (items, order[i])->size;
+    }
+
+  for (guint i = k; i < n; i++)
+    g_array_append_val (fill, order[i]);
+  g_array_sort_with_data (fill, compare_for_repack, items);
+
+  for (guint i = rest; i < k; i++)
+    ITEM (items, order[i])->dst = ITEM (items, order[i])->src;
+  for (guint i = 0; i < fill->len; i++)
+    {
+      SafetensorsLayoutItem *item = ITEM (items, g_array_index (fill, guint, i));
+
+      item->dst = cursor;
+      cursor += item->size;
+      /* Sources lie past the hole: no move clobbers another. */
+      add_move (plan, item->src, item->dst, item->size);
+      plan->bytes_moved += item->size;
+    }
+
+  plan->end = expect;
+  return TRUE;
+}
+
 /* The data start: the first tensor at or after the smallest possible data
  * start that sits on a multiple of 8 keeps its place, and the gap before
  * it becomes header padding (within the cap). */
@@ -269,6 +326,16 @@ safetensors_layout_plan_compact (GArray                *items,
           contiguous &= item->src == expect;
           expect = item->src + item->size;
           after += item->size;
+        }
+
+      /* Or fill the hole with tensors from the end of the file, when some
+       * of the last ones add up to exactly its size (a tensor replaced by
+       * one of the same size, say): the file then ends earlier. */
+      if (fill_hole_from_tail (items, order, rest, n, cursor, hole_end,
+                               MIN (before, after), plan))
+        {
+          plan->data_start = data_start;
+          goto place_empty;
         }
 
       if (contiguous && shift % 8 == 0 && before < after &&

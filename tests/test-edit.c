@@ -264,6 +264,44 @@ test_remove_each (gconstpointer data)
     }
 }
 
+/* Replacing a middle tensor by one of the same size moves only the new
+ * tensor into the hole, and the file keeps its size. */
+static void
+test_fill_hole_from_tail (gconstpointer data)
+{
+  SafetensorsOpenFlags flags = backend_flags[GPOINTER_TO_UINT (data)];
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = make_abc (flags);
+  g_autoptr(SafetensorsFile) file = open_rw (path, flags);
+  g_autoptr(SafetensorsFile) check = NULL;
+  g_autoptr(SafetensorsCommitStats) stats = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  double values[100];
+  const guint64 n = 100;
+  guint64 size_before = safetensors_file_get_size (file);
+
+  for (guint i = 0; i < 100; i++)
+    values[i] = 7000 + i;
+  bytes = g_bytes_new (values, sizeof values);
+  safetensors_file_remove_tensor (file, "b", &error);
+  safetensors_file_add_tensor (file, "d", SAFETENSORS_DTYPE_F64, &n, 1, bytes, &error);
+  safetensors_file_commit (file, NULL, &error);
+  g_assert_no_error (error);
+
+  stats = safetensors_file_get_commit_stats (file);
+  g_assert_cmpuint (stats->bytes_moved, ==, 800);
+  g_assert_cmpuint (safetensors_file_get_size (file), ==, size_before);
+
+  check = reopen_strict (path);
+  assert_abc_value (check, "a");
+  assert_abc_value (check, "c");
+  {
+    g_autoptr(GBytes) d = tensor_bytes (check, "d");
+
+    g_assert_cmpmem (g_bytes_get_data (d, NULL), g_bytes_get_size (d), values, sizeof values);
+  }
+}
+
 static char *
 long_name (guint n,
            char  c)
@@ -999,6 +1037,7 @@ main (int   argc,
   add_backend_test ("/safetensors/edit/seed-scenario", test_seed_scenario);
   add_backend_test ("/safetensors/edit/remove-each", test_remove_each);
   add_backend_test ("/safetensors/edit/header-growth", test_header_growth);
+  add_backend_test ("/safetensors/edit/fill-hole-from-tail", test_fill_hole_from_tail);
   add_backend_test ("/safetensors/edit/rename-metadata-costs", test_rename_and_metadata_costs);
   add_backend_test ("/safetensors/edit/rollback-lock", test_rollback_and_lock);
   add_backend_test ("/safetensors/edit/commit-async", test_commit_async);
