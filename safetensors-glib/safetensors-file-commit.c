@@ -43,30 +43,6 @@ compare_by_offset (gconstpointer a,
   return end_a < end_b ? -1 : end_a > end_b;
 }
 
-/* Copies [src, src + len) to dst within the file, like memmove. */
-static gboolean
-move_range (SafetensorsStorage    *storage,
-            guint8                *buffer,
-            const SafetensorsMove *move,
-            GCancellable          *cancellable,
-            GError               **error)
-{
-  gboolean backwards = move->dst > move->src && move->dst < move->src + move->len;
-  guint64 done = 0;
-
-  while (done < move->len)
-    {
-      gsize n = MIN (move->len - done, MOVE_CHUNK);
-      guint64 at = backwards ? move->len - done - n : done;
-
-      if (!safetensors_storage_read (storage, move->src + at, buffer, n, cancellable, error) ||
-          !safetensors_storage_write (storage, move->dst + at, buffer, n, cancellable, error))
-        return FALSE;
-      done += n;
-    }
-  return TRUE;
-}
-
 /* An upper bound of the header text: every offset printed as wide as the
  * largest position in the file can be. */
 static SafetensorsTensorInfo *
@@ -262,6 +238,12 @@ typedef struct
   GArray                *saved;        /* SafetensorsRange copied to the journal */
   guint64                old_size;
   gboolean               rolled_back;  /* failed, and the file is as committed */
+
+  /* Progress, reported to the file in the caller's thread or context. */
+  SafetensorsFile       *file;         /* unowned: the caller or the GTask holds it */
+  GMainContext          *context;      /* NULL when the caller's thread runs the job */
+  guint64                copied;
+  gint64                 last_report;
 } CommitJob;
 
 static void
@@ -274,6 +256,7 @@ commit_job_free (gpointer data)
   g_clear_pointer (&job->fillers, g_array_unref);
   g_clear_pointer (&job->header, g_bytes_unref);
   g_clear_pointer (&job->saved, g_array_unref);
+  g_clear_pointer (&job->context, g_main_context_unref);
   safetensors_layout_plan_clear (&job->plan);
   g_free (job);
 }
@@ -408,7 +391,83 @@ commit_job_prepare (SafetensorsFile  *self,
 
   job->saved = compute_saved_ranges (self, &job->plan);
   job->old_size = self->committed_size;
+  job->file = self;
   return g_steal_pointer (&job);
+}
+
+typedef struct
+{
+  SafetensorsFile *file;
+  double           progress;
+} ProgressReport;
+
+static gboolean
+deliver_progress (gpointer data)
+{
+  ProgressReport *report = data;
+
+  safetensors_file_set_commit_progress (report->file, report->progress);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+progress_report_free (gpointer data)
+{
+  ProgressReport *report = data;
+
+  g_object_unref (report->file);
+  g_free (report);
+}
+
+static void
+commit_job_add_progress (CommitJob *job,
+                         guint64    n_bytes)
+{
+  gint64 now = g_get_monotonic_time ();
+  double progress;
+
+  job->copied += n_bytes;
+  if (now - job->last_report < 50000 || job->plan.bytes_copied == 0)
+    return;
+  job->last_report = now;
+  progress = MIN (1.0, (double) job->copied / job->plan.bytes_copied);
+
+  if (job->context == NULL)
+    safetensors_file_set_commit_progress (job->file, progress);
+  else
+    {
+      ProgressReport *report = g_new (ProgressReport, 1);
+
+      report->file = g_object_ref (job->file);
+      report->progress = progress;
+      g_main_context_invoke_full (job->context, G_PRIORITY_DEFAULT, deliver_progress,
+                                  report, progress_report_free);
+    }
+}
+
+/* Copies [src, src + len) to dst within the file, like memmove. */
+static gboolean
+move_range (CommitJob             *job,
+            guint8                *buffer,
+            const SafetensorsMove *move,
+            GCancellable          *cancellable,
+            GError               **error)
+{
+  gboolean backwards = move->dst > move->src && move->dst < move->src + move->len;
+  guint64 done = 0;
+
+  while (done < move->len)
+    {
+      gsize n = MIN (move->len - done, MOVE_CHUNK);
+      guint64 at = backwards ? move->len - done - n : done;
+
+      if (!safetensors_storage_read (job->storage, move->src + at, buffer, n, cancellable, error) ||
+          !safetensors_storage_write (job->storage, move->dst + at, buffer, n, cancellable, error))
+        return FALSE;
+      done += n;
+      commit_job_add_progress (job, n);
+    }
+  return TRUE;
 }
 
 /* The commit protocol (DESIGN §5): save what will be overwritten in a
@@ -431,7 +490,7 @@ commit_job_change_file (CommitJob     *job,
 
   for (guint i = 0; i < job->plan.moves->len; i++)
     {
-      if (!move_range (job->storage, buffer, &g_array_index (job->plan.moves, SafetensorsMove, i),
+      if (!move_range (job, buffer, &g_array_index (job->plan.moves, SafetensorsMove, i),
                        cancellable, error))
         return FALSE;
     }
@@ -524,6 +583,7 @@ commit_job_apply (SafetensorsFile *self,
 
   safetensors_file_snapshot (self);
   safetensors_file_emit_changed (self, old_n);
+  safetensors_file_set_commit_progress (self, 1.0);
 }
 
 /* After a failed commit rolled the file back, the transaction is gone too:
@@ -656,6 +716,7 @@ safetensors_file_commit_async (SafetensorsFile     *self,
     }
 
   self->committing = TRUE;
+  job->context = g_main_context_ref_thread_default ();
   g_task_set_task_data (task, job, commit_job_free);
   g_task_run_in_thread (task, commit_worker);
 }

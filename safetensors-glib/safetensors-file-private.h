@@ -54,6 +54,7 @@ struct _SafetensorsFile
   GArray               *free_ranges;  /* SafetensorsRange */
   gboolean              compacting;
   gboolean              journal_active; /* a hot journal exists for this transaction */
+  double                commit_progress;
 };
 
 /* safetensors-file.c */
@@ -62,6 +63,9 @@ gboolean safetensors_file_check_writable  (SafetensorsFile  *self,
 void     safetensors_file_snapshot        (SafetensorsFile  *self);
 void     safetensors_file_emit_changed    (SafetensorsFile  *self,
                                            guint             old_n_items);
+
+void     safetensors_file_set_commit_progress (SafetensorsFile *self,
+                                               double           progress);
 
 /* safetensors-file-edit.c: drops the in-memory transaction (the file on
  * disk is already back to its committed state). */

@@ -42,6 +42,7 @@ enum {
   PROP_0,
   PROP_FILE,
   PROP_FLAGS,
+  PROP_COMMIT_PROGRESS,
   N_PROPS
 };
 
@@ -131,6 +132,9 @@ safetensors_file_get_property (GObject    *object,
     case PROP_FILE:
       g_value_set_object (value, self->file);
       break;
+    case PROP_COMMIT_PROGRESS:
+      g_value_set_double (value, self->commit_progress);
+      break;
     case PROP_FLAGS:
       g_value_set_flags (value, self->flags);
       break;
@@ -170,6 +174,21 @@ safetensors_file_class_init (SafetensorsFileClass *klass)
     g_param_spec_flags ("flags", NULL, NULL,
                         SAFETENSORS_TYPE_OPEN_FLAGS, SAFETENSORS_OPEN_FLAGS_NONE,
                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * SafetensorsFile:commit-progress:
+   *
+   * How far the running commit is, from 0 to 1: the share of the bytes it
+   * has to copy that are copied. Notified (about 20 times a second at most)
+   * in the thread that called [method@Safetensors.File.commit], or the main
+   * context that called [method@Safetensors.File.commit_async]; 1 once a
+   * commit is done.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_COMMIT_PROGRESS] =
+    g_param_spec_double ("commit-progress", NULL, NULL, 0.0, 1.0, 0.0,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -962,4 +981,14 @@ safetensors_file_get_free_bytes (SafetensorsFile *self)
   for (guint i = 0; i < self->fillers->len; i++)
     total += g_array_index (self->fillers, SafetensorsRange, i).len;
   return total;
+}
+
+void
+safetensors_file_set_commit_progress (SafetensorsFile *self,
+                                      double           progress)
+{
+  if (self->commit_progress == progress)
+    return;
+  self->commit_progress = progress;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COMMIT_PROGRESS]);
 }

@@ -910,6 +910,7 @@ test_commit_async (gconstpointer data)
   safetensors_file_remove_tensor (file, "a", &error);
   safetensors_file_rename_tensor (file, "c", "see", &error);
   g_assert_no_error (error);
+  g_signal_connect_swapped (file, "notify::commit-progress", G_CALLBACK (g_main_context_wakeup), NULL);
   safetensors_file_commit_async (file, G_PRIORITY_DEFAULT, NULL, on_committed, &result);
 
   /* Busy until finished; reading still works. */
@@ -925,6 +926,12 @@ test_commit_async (gconstpointer data)
   g_assert_false (safetensors_file_has_changes (file));
   stats = safetensors_file_get_commit_stats (file);
   g_assert_cmpuint (stats->header_bytes, >, 0);
+  {
+    double progress = 0;
+
+    g_object_get (file, "commit-progress", &progress, NULL);
+    g_assert_cmpfloat (progress, ==, 1.0);
+  }
 
   check = reopen_strict (path);
   g_assert_cmpuint (safetensors_file_get_n_tensors (check), ==, 2);
