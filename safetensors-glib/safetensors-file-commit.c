@@ -43,8 +43,7 @@ compare_by_offset (gconstpointer a,
   return end_a < end_b ? -1 : end_a > end_b;
 }
 
-/* An upper bound of the header text: every offset printed as wide as the
- * largest position in the file can be. */
+/* The header entry of a filler of the keep-free policy. */
 static SafetensorsTensorInfo *
 filler_info (guint   index,
              guint64 begin,
@@ -59,6 +58,8 @@ filler_info (guint   index,
   return info;
 }
 
+/* An upper bound of the header text: every offset printed as wide as the
+ * largest position in the file can be. */
 static guint64
 header_upper_bound (SafetensorsFile *self,
                     guint64          max_offset,
