@@ -18,4 +18,5 @@
 # include "safetensors-file.h"
 # include "safetensors-writer.h"
 # include "safetensors-torch.h"
+# include "safetensors-index.h"
 #undef SAFETENSORS_INSIDE

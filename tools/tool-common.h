@@ -45,7 +45,10 @@ struct _ToolCommand
   X (inspect) \
   X (npz) \
   X (edit) \
-  X (torch)
+  X (torch) \
+  X (data) \
+  X (copy) \
+  X (index)
 
 #define TOOL_DECLARE_COMMAND_GROUP(group) \
   extern const ToolCommand tool_##group##_commands[];

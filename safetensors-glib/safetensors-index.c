@@ -1,0 +1,540 @@
+/* safetensors-index.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "safetensors-error.h"
+#include "safetensors-index.h"
+
+/**
+ * SafetensorsIndex:
+ *
+ * The index of a sharded checkpoint: a `model.safetensors.index.json`
+ * file as written by the Hugging Face libraries,
+ *
+ * ```json
+ * {"metadata": {"total_size": 1234},
+ *  "weight_map": {"embed.weight": "model-00001-of-00002.safetensors", …}}
+ * ```
+ *
+ * naming, for every tensor, the shard file that holds it. Shards are
+ * files in the folder of the index.
+ *
+ * [ctor@Safetensors.Index.open] reads the index and opens every shard,
+ * and checks that they agree: each shard exists and is valid, each tensor
+ * is in the shard the map names, no tensor is in two shards or in a shard
+ * without being in the map, and `total_size`, when given, is the sum of
+ * the tensors' sizes.
+ *
+ * Since: 1.0
+ */
+
+struct _SafetensorsIndex
+{
+  GObject     parent_instance;
+
+  GFile      *file;
+  guint64     total_size;
+  GHashTable *weight_map;   /* tensor name → shard name */
+  GHashTable *shards;       /* shard name → SafetensorsFile */
+  GHashTable *metadata;     /* key → value (JSON text unless a string) */
+};
+
+G_DEFINE_FINAL_TYPE (SafetensorsIndex, safetensors_index, G_TYPE_OBJECT)
+
+static void
+safetensors_index_finalize (GObject *object)
+{
+  SafetensorsIndex *self = SAFETENSORS_INDEX (object);
+
+  g_clear_object (&self->file);
+  g_clear_pointer (&self->weight_map, g_hash_table_unref);
+  g_clear_pointer (&self->shards, g_hash_table_unref);
+  g_clear_pointer (&self->metadata, g_hash_table_unref);
+
+  G_OBJECT_CLASS (safetensors_index_parent_class)->finalize (object);
+}
+
+static void
+safetensors_index_class_init (SafetensorsIndexClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = safetensors_index_finalize;
+}
+
+static void
+safetensors_index_init (SafetensorsIndex *self)
+{
+  self->weight_map = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->shards = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+static gboolean
+invalid (GError     **error,
+         GFile       *file,
+         const char  *format,
+         ...) G_GNUC_PRINTF (3, 4);
+
+static gboolean
+invalid (GError     **error,
+         GFile       *file,
+         const char  *format,
+         ...)
+{
+  g_autofree char *name = g_file_get_parse_name (file);
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_DATA, "%s: %s", name, message);
+  return FALSE;
+}
+
+/* A shard is a file next to the index: no absolute paths, no "..". */
+static gboolean
+is_safe_shard_name (const char *name)
+{
+  g_auto(GStrv) parts = NULL;
+
+  if (*name == '\0' || g_path_is_absolute (name) || strchr (name, '\\') != NULL)
+    return FALSE;
+
+  parts = g_strsplit (name, "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (*parts[i] == '\0' || g_str_equal (parts[i], ".") || g_str_equal (parts[i], ".."))
+      return FALSE;
+
+  return TRUE;
+}
+
+static gboolean
+read_metadata (SafetensorsIndex  *self,
+               JsonObject        *root,
+               gboolean          *has_total_size,
+               GError           **error)
+{
+  JsonNode *node = json_object_get_member (root, "metadata");
+  g_autoptr(GList) members = NULL;
+  JsonObject *metadata;
+
+  *has_total_size = FALSE;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return invalid (error, self->file, "“metadata” is not an object");
+
+  metadata = json_node_get_object (node);
+  members = json_object_get_members (metadata);
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      JsonNode *value = json_object_get_member (metadata, l->data);
+      char *text;
+
+      if (JSON_NODE_HOLDS_VALUE (value) && json_node_get_value_type (value) == G_TYPE_STRING)
+        text = g_strdup (json_node_get_string (value));
+      else
+        text = json_to_string (value, FALSE);
+      g_hash_table_insert (self->metadata, g_strdup (l->data), text);
+    }
+
+  node = json_object_get_member (metadata, "total_size");
+  if (node == NULL)
+    return TRUE;
+
+  /* json-glib reads integers as gint64; sizes above 2^63 do not exist. */
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64 ||
+      json_node_get_int (node) < 0)
+    return invalid (error, self->file, "“total_size” is not a non-negative integer");
+
+  self->total_size = json_node_get_int (node);
+  *has_total_size = TRUE;
+  return TRUE;
+}
+
+static gboolean
+read_weight_map (SafetensorsIndex  *self,
+                 JsonObject        *root,
+                 GError           **error)
+{
+  JsonNode *node = json_object_get_member (root, "weight_map");
+  g_autoptr(GList) members = NULL;
+  JsonObject *map;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return invalid (error, self->file, "no “weight_map” object");
+
+  map = json_node_get_object (node);
+  members = json_object_get_members (map);
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      JsonNode *value = json_object_get_member (map, l->data);
+      const char *shard;
+
+      if (!JSON_NODE_HOLDS_VALUE (value) || json_node_get_value_type (value) != G_TYPE_STRING)
+        return invalid (error, self->file, "the shard of tensor “%s” is not a string",
+                        (const char *) l->data);
+      shard = json_node_get_string (value);
+      if (!is_safe_shard_name (shard))
+        return invalid (error, self->file, "tensor “%s”: “%s” is not a file in the index's folder",
+                        (const char *) l->data, shard);
+      g_hash_table_insert (self->weight_map, g_strdup (l->data), g_strdup (shard));
+    }
+
+  return TRUE;
+}
+
+/* Opens every shard the map names and checks that their tensors are the
+ * map's. Returns the sum of the tensor sizes in @out_size. */
+static gboolean
+open_shards (SafetensorsIndex  *self,
+             guint64           *out_size,
+             GCancellable      *cancellable,
+             GError           **error)
+{
+  g_autoptr(GFile) folder = g_file_get_parent (self->file);
+  GHashTableIter iter;
+  gpointer key, value;
+  guint64 size = 0;
+
+  g_hash_table_iter_init (&iter, self->weight_map);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_autoptr(GFile) location = NULL;
+      SafetensorsFile *shard;
+
+      if (g_hash_table_contains (self->shards, value))
+        continue;
+
+      location = g_file_resolve_relative_path (folder, value);
+      shard = safetensors_file_open (location, SAFETENSORS_OPEN_FLAGS_NONE, cancellable, error);
+      if (shard == NULL)
+        {
+          g_autofree char *name = g_file_get_parse_name (self->file);
+
+          g_prefix_error (error, "%s: shard “%s”: ", name, (const char *) value);
+          return FALSE;
+        }
+      g_hash_table_insert (self->shards, g_strdup (value), shard);
+    }
+
+  /* Each tensor of each shard has to be mapped to that very shard: this
+   * also finds a tensor stored in two shards. */
+  g_hash_table_iter_init (&iter, self->shards);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_auto(GStrv) names = safetensors_file_get_tensor_names (value);
+
+      for (guint i = 0; names[i] != NULL; i++)
+        {
+          const char *mapped = g_hash_table_lookup (self->weight_map, names[i]);
+          g_autoptr(SafetensorsTensor) tensor = NULL;
+
+          if (mapped == NULL)
+            return invalid (error, self->file, "tensor “%s” of shard “%s” is not in the weight map",
+                            names[i], (const char *) key);
+          if (!g_str_equal (mapped, key))
+            return invalid (error, self->file, "tensor “%s” is in shard “%s”, but the weight map "
+                            "says “%s”", names[i], (const char *) key, mapped);
+
+          tensor = safetensors_file_lookup (value, names[i], NULL);
+          size += safetensors_tensor_get_n_bytes (tensor);
+        }
+    }
+
+  /* And every mapped tensor has to be in its shard. */
+  g_hash_table_iter_init (&iter, self->weight_map);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (!safetensors_file_contains (g_hash_table_lookup (self->shards, value), key))
+      return invalid (error, self->file, "tensor “%s” is not in shard “%s”",
+                      (const char *) key, (const char *) value);
+
+  *out_size = size;
+  return TRUE;
+}
+
+/**
+ * safetensors_index_open: (constructor)
+ * @file: a `.safetensors.index.json` file
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Reads the index of a sharded checkpoint, opens all its shards
+ * read-only, and checks that index and shards agree (see
+ * [class@Safetensors.Index]).
+ *
+ * Returns: (transfer full): the index, or %NULL with
+ *   %SAFETENSORS_ERROR_INVALID_DATA for an index that is malformed or
+ *   does not match its shards, or the error of a shard that cannot be
+ *   opened
+ *
+ * Since: 1.0
+ */
+SafetensorsIndex *
+safetensors_index_open (GFile         *file,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
+  g_autoptr(SafetensorsIndex) self = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) json_error = NULL;
+  gboolean has_total_size = FALSE;
+  guint64 size = 0;
+  gsize length = 0;
+  JsonNode *root;
+
+  g_return_val_if_fail (G_IS_FILE (file), NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  self = g_object_new (SAFETENSORS_TYPE_INDEX, NULL);
+  self->file = g_object_ref (file);
+
+  if (!g_file_load_contents (file, cancellable, &contents, &length, NULL, error))
+    return NULL;
+
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, contents, length, &json_error))
+    {
+      invalid (error, file, "%s", json_error->message);
+      return NULL;
+    }
+
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      invalid (error, file, "not a JSON object");
+      return NULL;
+    }
+
+  if (!read_metadata (self, json_node_get_object (root), &has_total_size, error) ||
+      !read_weight_map (self, json_node_get_object (root), error) ||
+      !open_shards (self, &size, cancellable, error))
+    return NULL;
+
+  if (has_total_size && size != self->total_size)
+    {
+      invalid (error, file, "“total_size” is %" G_GUINT64_FORMAT ", but the tensors take %"
+               G_GUINT64_FORMAT " bytes", self->total_size, size);
+      return NULL;
+    }
+  self->total_size = size;
+
+  return g_steal_pointer (&self);
+}
+
+/**
+ * safetensors_index_get_file:
+ * @self: an index
+ *
+ * Gets the index file @self was opened from.
+ *
+ * Returns: (transfer none): the index file
+ *
+ * Since: 1.0
+ */
+GFile *
+safetensors_index_get_file (SafetensorsIndex *self)
+{
+  g_return_val_if_fail (SAFETENSORS_IS_INDEX (self), NULL);
+
+  return self->file;
+}
+
+/**
+ * safetensors_index_get_total_size:
+ * @self: an index
+ *
+ * Gets the size of the checkpoint's tensor data.
+ *
+ * Returns: the bytes of tensor data of all shards, which is also the
+ *   index's `total_size` when it has one
+ *
+ * Since: 1.0
+ */
+guint64
+safetensors_index_get_total_size (SafetensorsIndex *self)
+{
+  g_return_val_if_fail (SAFETENSORS_IS_INDEX (self), 0);
+
+  return self->total_size;
+}
+
+static int
+compare_strings (const void *a,
+                 const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* The keys of @table, copied and sorted bytewise. */
+static char **
+sorted_keys (GHashTable *table)
+{
+  guint n = 0;
+  char **keys = (char **) g_hash_table_get_keys_as_array (table, &n);
+
+  for (guint i = 0; i < n; i++)
+    keys[i] = g_strdup (keys[i]);
+  qsort (keys, n, sizeof (char *), compare_strings);
+  return keys;
+}
+
+/**
+ * safetensors_index_get_tensor_names:
+ * @self: an index
+ *
+ * Lists the tensors of all shards.
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the names of all
+ *   the tensors of the checkpoint, sorted bytewise
+ *
+ * Since: 1.0
+ */
+char **
+safetensors_index_get_tensor_names (SafetensorsIndex *self)
+{
+  g_return_val_if_fail (SAFETENSORS_IS_INDEX (self), NULL);
+
+  return sorted_keys (self->weight_map);
+}
+
+/**
+ * safetensors_index_get_shard_names:
+ * @self: an index
+ *
+ * Lists the shards.
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the shard file
+ *   names, relative to the index's folder, sorted bytewise
+ *
+ * Since: 1.0
+ */
+char **
+safetensors_index_get_shard_names (SafetensorsIndex *self)
+{
+  g_return_val_if_fail (SAFETENSORS_IS_INDEX (self), NULL);
+
+  return sorted_keys (self->shards);
+}
+
+/**
+ * safetensors_index_get_shard_name:
+ * @self: an index
+ * @tensor_name: a tensor name
+ *
+ * Finds which shard holds a tensor.
+ *
+ * Returns: (nullable): the name of the shard holding @tensor_name, or
+ *   %NULL if the checkpoint has no such tensor
+ *
+ * Since: 1.0
+ */
+const char *
+safetensors_index_get_shard_name (SafetensorsIndex *self,
+                                  const char       *tensor_name)
+{
+  g_return_val_if_fail (SAFETENSORS_IS_INDEX (self), NULL);
+  g_return_val_if_fail (tensor_name != NULL, NULL);
+
+  return g_hash_table_lookup (self->weight_map, tensor_name);
+}
+
+/**
+ * safetensors_index_get_shard:
+ * @self: an index
+ * @shard_name: a name from [method@Safetensors.Index.get_shard_names]
+ *
+ * Gets one of the shards, opened read-only.
+ *
+ * Returns: (transfer none) (nullable): the opened shard, or %NULL if the
+ *   index has no shard of that name
+ *
+ * Since: 1.0
+ */
+SafetensorsFile *
+safetensors_index_get_shard (SafetensorsIndex *self,
+                             const char       *shard_name)
+{
+  g_return_val_if_fail (SAFETENSORS_IS_INDEX (self), NULL);
+  g_return_val_if_fail (shard_name != NULL, NULL);
+
+  return g_hash_table_lookup (self->shards, shard_name);
+}
+
+/**
+ * safetensors_index_lookup:
+ * @self: an index
+ * @tensor_name: a tensor name
+ * @error: return location for a #GError
+ *
+ * Finds a tensor in the shard that holds it.
+ *
+ * Returns: (transfer full): the tensor, or %NULL with
+ *   %SAFETENSORS_ERROR_TENSOR_NOT_FOUND
+ *
+ * Since: 1.0
+ */
+SafetensorsTensor *
+safetensors_index_lookup (SafetensorsIndex  *self,
+                          const char        *tensor_name,
+                          GError           **error)
+{
+  const char *shard_name;
+
+  g_return_val_if_fail (SAFETENSORS_IS_INDEX (self), NULL);
+  g_return_val_if_fail (tensor_name != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  shard_name = g_hash_table_lookup (self->weight_map, tensor_name);
+  if (shard_name == NULL)
+    {
+      g_autofree char *name = g_file_get_parse_name (self->file);
+
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_TENSOR_NOT_FOUND,
+                   "%s: no tensor “%s”", name, tensor_name);
+      return NULL;
+    }
+
+  return safetensors_file_lookup (g_hash_table_lookup (self->shards, shard_name),
+                                  tensor_name, error);
+}
+
+/**
+ * safetensors_index_get_metadata:
+ * @self: an index
+ *
+ * The index's `metadata` object. String values are given as they are,
+ * other values (such as `total_size`) as JSON text.
+ *
+ * Returns: (transfer container) (element-type utf8 utf8): the metadata
+ *
+ * Since: 1.0
+ */
+GHashTable *
+safetensors_index_get_metadata (SafetensorsIndex *self)
+{
+  GHashTable *copy;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_return_val_if_fail (SAFETENSORS_IS_INDEX (self), NULL);
+
+  /* Keys and values stay owned by @self, as the container annotation
+   * says. */
+  copy = g_hash_table_new (g_str_hash, g_str_equal);
+  g_hash_table_iter_init (&iter, self->metadata);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_hash_table_insert (copy, key, value);
+  return copy;
+}
