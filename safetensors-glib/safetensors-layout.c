@@ -437,6 +437,25 @@ compare_ranges (gconstpointer a,
   return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* The gap [start, end): the part below @moved_until is still held by tensors
+ * about to move, so it is reserved; the rest can take tensors. */
+static void
+add_gap (GArray  *gaps,
+         GArray  *reserved,
+         guint64  start,
+         guint64  end,
+         guint64  moved_until)
+{
+  guint64 split = CLAMP (moved_until, start, end);
+  SafetensorsRange held = { start, split - start };
+  SafetensorsRange free_range = { split, end - split };
+
+  if (held.len > 0)
+    g_array_append_val (reserved, held);
+  if (free_range.len > 0)
+    g_array_append_val (gaps, free_range);
+}
+
 gboolean
 safetensors_layout_plan_keep_free (GArray                *items,
                                    guint64                header_min,
@@ -447,8 +466,10 @@ safetensors_layout_plan_keep_free (GArray                *items,
 {
   g_autofree guint *order = NULL;
   g_autoptr(GArray) gaps = g_array_new (FALSE, FALSE, sizeof (SafetensorsRange));
+  g_autoptr(GArray) reserved = g_array_new (FALSE, FALSE, sizeof (SafetensorsRange));
   g_autoptr(GArray) movers = g_array_new (FALSE, FALSE, sizeof (guint));
   guint64 data_start = MAX (round_up (8 + header_min, 8), old_data_start);
+  guint64 moved_until = data_start;
   guint64 cursor, end;
   guint n = 0;
 
@@ -472,8 +493,9 @@ safetensors_layout_plan_keep_free (GArray                *items,
   g_qsort_with_data (order, n, sizeof (guint), compare_by_src, items);
 
   /* Tensors under the header move; the others stay, and the gaps between
-   * them are free. */
-  cursor = data_start;
+   * them are free. A moving tensor may reach past the data start: until it
+   * has moved, its old bytes are not free, so they become filler that no
+   * tensor is placed in (reserved), and placing starts after them. */
   for (guint i = 0; i < n; i++)
     {
       SafetensorsLayoutItem *item = ITEM (items, order[i]);
@@ -481,22 +503,31 @@ safetensors_layout_plan_keep_free (GArray                *items,
       if (item->src < data_start)
         {
           g_array_append_val (movers, order[i]);
-          continue;
+          moved_until = MAX (moved_until, item->src + item->size);
         }
-      if (item->src > cursor)
-        {
-          SafetensorsRange gap = { cursor, item->src - cursor };
+    }
 
-          g_array_append_val (gaps, gap);
-        }
+  cursor = data_start;
+  for (guint i = 0; i < n; i++)
+    {
+      SafetensorsLayoutItem *item = ITEM (items, order[i]);
+
+      if (item->src < data_start)
+        continue;
+      add_gap (gaps, reserved, cursor, item->src, moved_until);
       item->dst = item->src;
       cursor = item->src + item->size;
     }
   end = cursor;
+  if (end < moved_until)
+    {
+      add_gap (gaps, reserved, end, moved_until, moved_until);
+      end = moved_until;
+    }
 
   /* Movers, largest first, into the best-fitting gap or at the end. Their
-   * sources lie before the data start, their destinations after it: no
-   * move can clobber another. */
+   * sources lie before moved_until, their destinations after it: no move
+   * can clobber another. */
   g_array_sort_with_data (movers, compare_for_repack, items);
   for (guint i = 0; i < movers->len; i++)
     {
@@ -519,6 +550,7 @@ safetensors_layout_plan_keep_free (GArray                *items,
       plan->bytes_moved += item->size;
     }
 
+  g_array_append_vals (gaps, reserved->data, reserved->len);
   g_array_sort (gaps, compare_ranges);
   g_array_append_vals (fillers, gaps->data, gaps->len);
   plan->data_start = data_start;

@@ -1028,6 +1028,46 @@ add_backend_test_variants (const char    *path,
     }
 }
 
+/* Regression: a growing header over tensors that reach past the new data
+ * start; their old bytes must not be given to another tensor before they
+ * have moved (found by the Python property tests). */
+static void
+test_keep_free_straddling (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = new_path ("straddle.safetensors");
+  g_autoptr(SafetensorsFile) file = open_rw (path, SAFETENSORS_OPEN_FLAGS_READ_WRITE |
+                                                   SAFETENSORS_OPEN_FLAGS_KEEP_FREE);
+  g_autoptr(SafetensorsFile) check = NULL;
+  const guint64 n = 2000;
+
+  for (guint t = 0; t < 3; t++)
+    {
+      g_autofree guint8 *data = g_malloc (n);
+      g_autoptr(GBytes) bytes = NULL;
+      char name[2] = { 'p' + t, 0 };
+
+      for (guint i = 0; i < n; i++)
+        data[i] = (guint8) (i * 7 + t * 50);
+      bytes = g_bytes_new_take (g_steal_pointer (&data), n);
+      safetensors_file_add_tensor (file, name, SAFETENSORS_DTYPE_U8, &n, 1, bytes, &error);
+      g_assert_no_error (error);
+    }
+  safetensors_file_commit (file, NULL, &error);
+  g_assert_no_error (error);
+
+  check = reopen_strict_policy (path, TRUE);
+  for (guint t = 0; t < 3; t++)
+    {
+      char name[2] = { 'p' + t, 0 };
+      g_autoptr(GBytes) bytes = tensor_bytes (check, name);
+      const guint8 *data = g_bytes_get_data (bytes, NULL);
+
+      for (guint i = 0; i < n; i++)
+        g_assert_cmpuint (data[i], ==, (guint8) (i * 7 + t * 50));
+    }
+}
+
 static void
 add_backend_test (const char    *path,
                   GTestDataFunc  func)
@@ -1051,6 +1091,7 @@ main (int   argc,
   add_backend_test_variants ("/safetensors/edit/random", test_random_sequences, 4);
   add_backend_test_variants ("/safetensors/edit/random-rollbacks", test_random_rollbacks, 4);
   g_test_add_func ("/safetensors/edit/keep-free-costs", test_keep_free_costs);
+  g_test_add_func ("/safetensors/edit/keep-free-straddling", test_keep_free_straddling);
   g_test_add_func ("/safetensors/edit/write-through-mapping", test_write_through_mapping);
   g_test_add_func ("/safetensors/edit/stale-views", test_stale_views_do_not_crash);
 
