@@ -855,6 +855,10 @@ safetensors_header_parse (const char    *display_name,
   g_assert (text != NULL || len == 0);
   g_assert (error == NULL || *error == NULL);
 
+  /* NULL with length 0 is allowed; pointer arithmetic on NULL is not. */
+  if (len == 0)
+    text = (const guint8 *) "";
+
   if (!validate_utf8 (text, len, &bad_offset))
     {
       g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_HEADER,

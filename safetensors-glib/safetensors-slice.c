@@ -537,7 +537,9 @@ safetensors_slice_resolve (SafetensorsSlice  *slice,
 static gboolean
 dim_is_whole (const SafetensorsSliceDim *dim)
 {
-  return dim->keep && dim->start == 0 && dim->step == 1 && dim->count == dim->size;
+  /* A dimension of size 1 is whole however it was selected (an index, any
+   * step): its one position is all there is. */
+  return dim->count == dim->size && (dim->size == 1 || (dim->start == 0 && dim->step == 1));
 }
 
 /* The selection is a set of equally long runs of consecutive elements: the

@@ -183,6 +183,7 @@ test_sub_byte (gconstpointer user_data)
     { "..., 2:4", -1, 3, (const guint8 *) "\x32\x76\xba" },
     { "..., 1:3", SAFETENSORS_ERROR_MISALIGNED_SLICE, 0, NULL },
     { "..., ::2", SAFETENSORS_ERROR_MISALIGNED_SLICE, 0, NULL },
+    { "1:2, ...", -1, 2, f4_data + 2 },
     { "0, 1", SAFETENSORS_ERROR_MISALIGNED_SLICE, 0, NULL },
   };
 
@@ -209,6 +210,31 @@ test_sub_byte (gconstpointer user_data)
           g_assert_null (bytes);
           g_clear_error (&error);
         }
+    }
+}
+
+/* A dimension of size 1 selected by an index or any step is still whole:
+ * all these pick the same byte of an F4 [2, 1] tensor. */
+static void
+test_sub_byte_size_one (gconstpointer user_data)
+{
+  TestBackend backend = GPOINTER_TO_UINT (user_data);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = test_write_safetensors (
+    "{\"f4\":{\"dtype\":\"F4\",\"shape\":[2,1],\"data_offsets\":[0,1]}}", 0, "\x21", 1);
+  g_autoptr(SafetensorsFile) file = test_open (path, backend, &error);
+  g_autoptr(SafetensorsTensor) t = NULL;
+  const char *exprs[] = { ":, 0:1", ":, 0", ":, 0:1:2", "..., -1" };
+
+  g_assert_no_error (error);
+  t = safetensors_file_lookup (file, "f4", &error);
+  for (guint i = 0; i < G_N_ELEMENTS (exprs); i++)
+    {
+      g_autoptr(SafetensorsSlice) slice = safetensors_slice_parse (exprs[i], &error);
+      g_autoptr(GBytes) bytes = safetensors_tensor_read_slice (t, slice, NULL, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), "\x21", 1);
     }
 }
 
@@ -360,6 +386,7 @@ main (int   argc,
   add_backend_test ("/safetensors/slice/semantics", test_semantics);
   add_backend_test ("/safetensors/slice/errors", test_errors);
   add_backend_test ("/safetensors/slice/sub-byte", test_sub_byte);
+  add_backend_test ("/safetensors/slice/sub-byte-size-one", test_sub_byte_size_one);
   add_backend_test ("/safetensors/slice/random-vs-model", test_random_against_model);
 
   return g_test_run ();

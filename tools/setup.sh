@@ -20,6 +20,7 @@ build_packages=(
 test_packages=(
   python3-pytest python3-hypothesis
   valgrind
+  clang libclang-rt-14-dev
 )
 
 wanted=("${build_packages[@]}")

@@ -12,6 +12,12 @@ cd "$top"
 status=0
 meson test -C _build --print-errorlogs --num-processes 2 "$@" || status=$?
 
+# A few seconds of each fuzz target (clang + libFuzzer), unless a subset of
+# the suites was asked for. Long runs: tools/fuzz.sh SECONDS.
+if [ "$#" -eq 0 ] && command -v clang >/dev/null; then
+  ./tools/fuzz.sh 5 || status=$?
+fi
+
 # One closing line in the plain "N passed, N failed" form.
 log=_build/meson-logs/testlog.json
 if [ -f "$log" ]; then

@@ -82,11 +82,13 @@ int      fuzz_model_slice             (const guint8  *data,
                                        GByteArray    *out_bytes,
                                        GArray        *out_shape);
 
-/* Reads @slice from @tensor (whose bytes are @data, n_bytes long) and
- * compares the result, or the error, with the model. */
+/* Reads @slice from @tensor (whose bytes are @data) and compares the
+ * result, or the error, with the model. @items are the ModelItems of
+ * @slice, or NULL to decode them from its text form. */
 void     fuzz_check_slice             (SafetensorsTensor *tensor,
                                        const guint8      *data,
-                                       SafetensorsSlice  *slice);
+                                       SafetensorsSlice  *slice,
+                                       GArray            *items);
 
 /* Reads every byte of @tensor in a few ways and compares them with
  * @contents, the bytes of the whole file, then reads a few slices. */

@@ -22,6 +22,12 @@ name=$(basename "$fuzzer")
 mkdir -p "$work/corpus" "$work/artifacts"
 log="$work/fuzz.log"
 
+# A dictionary of the input's words, when the target has one.
+dict=$(dirname "$0")/$name.dict
+if [ -f "$dict" ]; then
+  set -- -dict="$dict" "$@"
+fi
+
 # Leaks are checked by libFuzzer after each input that allocated more than
 # it freed; GLib's one-time allocations are still reachable and not leaks.
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=1:detect_leaks=1" \
