@@ -167,7 +167,7 @@ plan_layout (SafetensorsFile        *self,
                                                 self->data_start, plan, fillers);
       else
         ok = safetensors_layout_plan_compact (items, header_min, SAFETENSORS_HEADER_MAX_SIZE,
-                                              scratch_start, plan);
+                                              self->data_start, scratch_start, plan);
       if (!ok)
         break;
 

@@ -68,6 +68,7 @@ void     safetensors_layout_plan_clear   (SafetensorsLayoutPlan *plan);
 gboolean safetensors_layout_plan_compact (GArray                *items,
                                           guint64                header_min,
                                           guint64                header_max,
+                                          guint64                old_data_start,
                                           guint64                scratch_start,
                                           SafetensorsLayoutPlan *plan);
 

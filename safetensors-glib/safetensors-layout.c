@@ -252,24 +252,28 @@ choose_data_start (GArray  *items,
   return data_start_min;
 }
 
-gboolean
-safetensors_layout_plan_compact (GArray                *items,
-                                 guint64                header_min,
-                                 guint64                header_max,
-                                 guint64                scratch_start,
-                                 SafetensorsLayoutPlan *plan)
+static guint64
+compact_cost (const SafetensorsLayoutPlan *plan,
+              guint64                      padding_floor)
+{
+  return plan->bytes_copied + (plan->data_start > padding_floor ? plan->data_start - padding_floor : 0);
+}
+
+/* The compact plan for a given data start. */
+static void
+plan_compact_from (GArray                *items,
+                   guint64                data_start,
+                   guint64                header_max,
+                   guint64                scratch_start,
+                   SafetensorsLayoutPlan *plan)
 {
   g_autofree guint *order = NULL;
   g_autoptr(GArray) movers = g_array_new (FALSE, FALSE, sizeof (guint));
-  guint64 data_start_min = round_up (8 + header_min, 8);
-  guint64 data_start, cursor;
+  guint64 cursor;
   guint n = 0, n_kept = 0, first_rest;
 
   memset (plan, 0, sizeof *plan);
   plan->moves = g_array_new (FALSE, FALSE, sizeof (SafetensorsMove));
-
-  if (data_start_min - 8 > header_max)
-    return FALSE;
 
   /* Empty tensors take no room: they all sit at the data start. */
   order = g_new (guint, MAX (items->len, 1));
@@ -277,8 +281,6 @@ safetensors_layout_plan_compact (GArray                *items,
     if (g_array_index (items, SafetensorsLayoutItem, i).size > 0)
       order[n++] = i;
   g_qsort_with_data (order, n, sizeof (guint), compare_by_src, items);
-
-  data_start = choose_data_start (items, order, n, data_start_min, header_max);
 
   /* Tensors in front of the data start (under the new header) move. */
   first_rest = 0;
@@ -332,13 +334,14 @@ safetensors_layout_plan_compact (GArray                *items,
        * of the last ones add up to exactly its size (a tensor replaced by
        * one of the same size, say): the file then ends earlier. */
       if (fill_hole_from_tail (items, order, rest, n, cursor, hole_end,
-                               MIN (before, after), plan))
+                               MIN (before + shift, after), plan))
         {
           plan->data_start = data_start;
           goto place_empty;
         }
 
-      if (contiguous && shift % 8 == 0 && before < after &&
+      /* The gap becomes padding, which is written too. */
+      if (contiguous && shift % 8 == 0 && before + shift < after &&
           data_start + shift - 8 <= header_max)
         {
           for (guint i = first_rest + n_kept; i-- > first_rest;)
@@ -385,7 +388,69 @@ place_empty:
       if (item->size == 0)
         item->dst = plan->data_start;
     }
+}
 
+gboolean
+safetensors_layout_plan_compact (GArray                *items,
+                                 guint64                header_min,
+                                 guint64                header_max,
+                                 guint64                old_data_start,
+                                 guint64                scratch_start,
+                                 SafetensorsLayoutPlan *plan)
+{
+  g_autofree guint *order = NULL;
+  guint64 data_start_min = round_up (8 + header_min, 8);
+  guint64 candidates[2];
+  g_autoptr(GArray) best_items = NULL;
+  SafetensorsLayoutPlan best = { 0 };
+  guint64 padding_floor;
+  guint n = 0;
+
+  memset (plan, 0, sizeof *plan);
+  if (data_start_min - 8 > header_max)
+    {
+      plan->moves = g_array_new (FALSE, FALSE, sizeof (SafetensorsMove));
+      return FALSE;
+    }
+
+  order = g_new (guint, MAX (items->len, 1));
+  for (guint i = 0; i < items->len; i++)
+    if (ITEM (items, i)->size > 0)
+      order[n++] = i;
+  g_qsort_with_data (order, n, sizeof (guint), compare_by_src, items);
+
+  /* Two data starts worth trying: the first tensor on a multiple of 8
+   * beyond the header keeping its place (the gap before it becoming
+   * padding), and the smallest one. Padding added beyond what the header
+   * needs and already had is written and kept, so it counts like moved
+   * bytes. */
+  padding_floor = MAX (data_start_min, old_data_start);
+  candidates[0] = choose_data_start (items, order, n, data_start_min, header_max);
+  candidates[1] = data_start_min;
+
+  for (guint c = 0; c < G_N_ELEMENTS (candidates); c++)
+    {
+      g_autoptr(GArray) trial = NULL;
+      SafetensorsLayoutPlan trial_plan;
+
+      if (c > 0 && candidates[c] == candidates[0])
+        break;
+      trial = g_array_copy (items);
+      plan_compact_from (trial, candidates[c], header_max, scratch_start, &trial_plan);
+      if (best_items == NULL ||
+          compact_cost (&trial_plan, padding_floor) < compact_cost (&best, padding_floor))
+        {
+          safetensors_layout_plan_clear (&best);
+          best = trial_plan;
+          g_clear_pointer (&best_items, g_array_unref);
+          best_items = g_steal_pointer (&trial);
+        }
+      else
+        safetensors_layout_plan_clear (&trial_plan);
+    }
+
+  memcpy (items->data, best_items->data, sizeof (SafetensorsLayoutItem) * items->len);
+  *plan = best;
   return TRUE;
 }
 

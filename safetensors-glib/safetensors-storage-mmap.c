@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "safetensors-mapping-private.h"
 #include "safetensors-storage-private.h"
 
 /* The whole file is mapped once, shared and read-only. The mapping is owned
@@ -18,20 +19,6 @@ typedef struct
   GBytes *mapping;
 } MmapStorage;
 
-typedef struct
-{
-  void *addr;
-  gsize len;
-} Mapping;
-
-static void
-mapping_free (gpointer data)
-{
-  Mapping *mapping = data;
-
-  munmap (mapping->addr, mapping->len);
-  g_free (mapping);
-}
 
 static void
 mmap_storage_finalize (SafetensorsStorage *storage)
@@ -79,8 +66,7 @@ safetensors_storage_mmap_new (int          fd,
                               GError     **error)
 {
   MmapStorage *self;
-  Mapping *mapping;
-  void *addr;
+  SafetensorsMapping *mapping;
 
   g_assert (size > 0);
 
@@ -91,8 +77,8 @@ safetensors_storage_mmap_new (int          fd,
       return NULL;
     }
 
-  addr = mmap (NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-  if (addr == MAP_FAILED)
+  mapping = safetensors_mapping_new (fd, 0, size, PROT_READ);
+  if (mapping == NULL)
     {
       int saved_errno = errno;
 
@@ -101,12 +87,8 @@ safetensors_storage_mmap_new (int          fd,
       return NULL;
     }
 
-  mapping = g_new0 (Mapping, 1);
-  mapping->addr = addr;
-  mapping->len = size;
-
   self = safetensors_storage_alloc (sizeof *self, &mmap_storage_class, display_name, size);
-  self->mapping = g_bytes_new_with_free_func (addr, size, mapping_free, mapping);
+  self->mapping = g_bytes_new_with_free_func (mapping->addr, size, safetensors_mapping_free, mapping);
 
   return &self->parent;
 }

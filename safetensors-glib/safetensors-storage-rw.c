@@ -12,26 +12,18 @@
 
 #include "safetensors-error.h"
 #include "safetensors-journal-private.h"
+#include "safetensors-mapping-private.h"
 
 #include "safetensors-sparse-private.h"
 #include "safetensors-storage-private.h"
 
 /* A file open for editing changes size, so it is not mapped whole: each
  * get_bytes() maps just its range, shared and writable, and the mapping
- * lives as long as the GBytes. Every live mapping is registered so that a
- * commit that shrinks the file can first swap the doomed pages for
- * anonymous memory: views kept by users then show stale bytes instead of
- * killing the process with SIGBUS. */
+ * lives as long as the GBytes. Mappings are registered (see
+ * safetensors-mapping-private.h) so that shrinking the file never leaves a
+ * view that raises SIGBUS. */
 
 typedef struct _RwStorage RwStorage;
-
-typedef struct
-{
-  RwStorage *owner;         /* NULL once the storage is gone */
-  guint8    *addr;          /* page-aligned start of the mapping */
-  gsize      len;
-  guint64    file_offset;   /* page-aligned */
-} RwMapping;
 
 struct _RwStorage
 {
@@ -39,24 +31,12 @@ struct _RwStorage
   int fd;
   char *journal_path;
   gboolean use_mmap;
-  GList *mappings;          /* RwMapping*, under mappings_lock */
 };
-
-/* One lock for all registries: a mapping can outlive its storage. */
-G_LOCK_DEFINE_STATIC (mappings_lock);
-
-static gsize page_size;
 
 static void
 rw_storage_finalize (SafetensorsStorage *storage)
 {
   RwStorage *self = (RwStorage *) storage;
-
-  G_LOCK (mappings_lock);
-  for (GList *l = self->mappings; l != NULL; l = l->next)
-    ((RwMapping *) l->data)->owner = NULL;
-  g_clear_pointer (&self->mappings, g_list_free);
-  G_UNLOCK (mappings_lock);
 
   if (self->fd >= 0)
     close (self->fd);
@@ -98,49 +78,23 @@ rw_storage_read (SafetensorsStorage  *storage,
   return TRUE;
 }
 
-static void
-rw_mapping_free (gpointer data)
-{
-  RwMapping *mapping = data;
-
-  G_LOCK (mappings_lock);
-  if (mapping->owner != NULL)
-    mapping->owner->mappings = g_list_remove (mapping->owner->mappings, mapping);
-  G_UNLOCK (mappings_lock);
-
-  munmap (mapping->addr, mapping->len);
-  g_free (mapping);
-}
-
 static GBytes *
 rw_storage_map_range (SafetensorsStorage *storage,
                       guint64             offset,
                       guint64             len)
 {
   RwStorage *self = (RwStorage *) storage;
-  RwMapping *mapping;
-  guint64 start = offset / page_size * page_size;
-  gsize delta = offset - start;
-  void *addr;
+  SafetensorsMapping *mapping;
 
   if (len == 0)
     return g_bytes_new (NULL, 0);
 
-  addr = mmap (NULL, delta + len, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, (off_t) start);
-  if (addr == MAP_FAILED)
+  mapping = safetensors_mapping_new (self->fd, offset, len, PROT_READ | PROT_WRITE);
+  if (mapping == NULL)
     return NULL;
 
-  mapping = g_new0 (RwMapping, 1);
-  mapping->owner = self;
-  mapping->addr = addr;
-  mapping->len = delta + len;
-  mapping->file_offset = start;
-
-  G_LOCK (mappings_lock);
-  self->mappings = g_list_prepend (self->mappings, mapping);
-  G_UNLOCK (mappings_lock);
-
-  return g_bytes_new_with_free_func (mapping->addr + delta, len, rw_mapping_free, mapping);
+  return g_bytes_new_with_free_func (mapping->addr + (offset - mapping->file_offset), len,
+                                     safetensors_mapping_free, mapping);
 }
 
 static GBytes *rw_storage_map_range_or_copy (SafetensorsStorage *storage,
@@ -184,9 +138,6 @@ safetensors_storage_rw_new (int         fd,
 {
   RwStorage *self;
 
-  if (page_size == 0)
-    page_size = sysconf (_SC_PAGESIZE);
-
   self = safetensors_storage_alloc (sizeof *self,
                                     use_mmap ? &rw_mmap_storage_class : &rw_fd_storage_class,
                                     display_name, size);
@@ -228,30 +179,6 @@ safetensors_storage_write (SafetensorsStorage  *self,
   return TRUE;
 }
 
-/* Called with mappings_lock held. */
-static void
-detach_pages_beyond (RwStorage *self,
-                     guint64    size)
-{
-  guint64 cut = (size + page_size - 1) / page_size * page_size;
-
-  for (GList *l = self->mappings; l != NULL; l = l->next)
-    {
-      RwMapping *mapping = l->data;
-      guint64 end = mapping->file_offset + mapping->len;
-      guint64 from;
-
-      if (end <= cut)
-        continue;
-      from = MAX (cut, mapping->file_offset);
-      /* Replace [from, end) of the mapping with private zero pages. */
-      if (mmap (mapping->addr + (from - mapping->file_offset), end - from,
-                PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
-        g_warning ("%s: cannot detach a stale view: %s",
-                   self->parent.display_name, g_strerror (errno));
-    }
-}
-
 gboolean
 safetensors_storage_rw_set_size (SafetensorsStorage  *storage,
                                  guint64              size,
@@ -263,9 +190,10 @@ safetensors_storage_rw_set_size (SafetensorsStorage  *storage,
 
   if (size < storage->size)
     {
-      G_LOCK (mappings_lock);
-      detach_pages_beyond (self, size);
-      G_UNLOCK (mappings_lock);
+      struct stat st;
+
+      if (fstat (self->fd, &st) == 0)
+        safetensors_mappings_detach_beyond (st.st_dev, st.st_ino, size);
     }
 
   if (ftruncate (self->fd, (off_t) size) != 0)
