@@ -38,22 +38,33 @@ step "$tool" compact --stats "$model"
 step "$tool" ls "$model"
 step "$tool" validate "$model"
 
-printf '\n\033[1m$ /usr/bin/python3  # zero-copy NumPy view through GObject-Introspection\033[0m\n'
+printf '\n\033[1m$ /usr/bin/python3  # the seed example: NumPy views of the file, edited in place\033[0m\n'
+cp "$example" "$work/seed.safetensors"
 GI_TYPELIB_PATH="$top/_build/safetensors-glib${GI_TYPELIB_PATH:+:$GI_TYPELIB_PATH}" \
 LD_LIBRARY_PATH="$top/_build/safetensors-glib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-/usr/bin/python3 - "$example" <<'PY'
+PYTHONPATH="$top/_build/tests/python/pyoverrides${PYTHONPATH:+:$PYTHONPATH}" \
+/usr/bin/python3 - "$work/seed.safetensors" <<'PY'
 import sys
 import gi
 gi.require_version("Safetensors", "1")
 from gi.repository import Safetensors
 import numpy as np
 
-f = Safetensors.File.new_for_path(sys.argv[1], Safetensors.OpenFlags.NONE)
-print("tensors:", f.get_tensor_names())
-print("metadata:", f.get_metadata())
-hello = f.lookup("hello")
-view = np.frombuffer(hello.get_bytes(None).get_data(), dtype="<f4").reshape(hello.get_shape())
-print("hello =\n", view)
-part, shape = hello.read_slice(Safetensors.Slice.parse("1:3, ::2"), None)
-print("hello[1:3, ::2] =\n", np.frombuffer(part.get_data(), dtype="<f4").reshape(shape))
+my_array_1 = np.ones((2, 2), dtype=np.float32)
+my_array_2 = np.arange(4, dtype=np.int64)
+my_array_3 = np.zeros((2, 2), dtype=np.float16)
+
+with Safetensors.File.open(sys.argv[1], "r+") as sf:
+    arrays = sf.as_numpy()
+    arrays["hello"][3, :] += 420.69
+    arrays["world"] = arrays["hello"][0:2] * 10
+    arrays.update({"q": my_array_1, "k": my_array_2, "v": my_array_3})
+    del arrays["v"]
+
+with Safetensors.File.open(sys.argv[1]) as sf:
+    arrays = sf.as_numpy()
+    print("tensors:", list(arrays))
+    print("hello =\n", arrays["hello"])
+    print("world =\n", arrays["world"])
 PY
+step "$tool" validate "$work/seed.safetensors"
