@@ -519,17 +519,30 @@ commit_job_execute (CommitJob     *job,
   if (!commit_job_change_file (job, journal_path, cancellable, error))
     {
       g_autoptr(GError) recover_error = NULL;
-      gboolean recovered = FALSE;
+      guint state = 0;
 
-      if (safetensors_journal_recover (journal_path, fd, name, &recovered, &recover_error))
+      if (!safetensors_journal_recover (journal_path, fd, name, &state, &recover_error))
         {
-          safetensors_storage_rw_set_size (job->storage, job->old_size, NULL);
-          job->rolled_back = TRUE;
-          g_prefix_error (error, "%s: the commit failed and was rolled back: ", name);
+          g_prefix_error (error, "%s: the commit failed, and so did its rollback (%s); "
+                          "the next opening for writing will retry: ", name, recover_error->message);
+          safetensors_lock_byte (fd, SAFETENSORS_LOCK_COMMIT_BYTE, F_UNLCK, FALSE);
+          return FALSE;
         }
-      else
-        g_prefix_error (error, "%s: the commit failed, and so did its rollback (%s); "
-                        "the next opening for writing will retry: ", name, recover_error->message);
+
+      /* The done journal was in place: the commit happened, and recovery
+       * just finished it. */
+      if (state == SAFETENSORS_JOURNAL_DONE)
+        {
+          g_debug ("%s: commit done despite: %s", name, (*error)->message);
+          g_clear_error (error);
+          safetensors_storage_rw_set_size (job->storage, job->plan.end, NULL);
+          safetensors_lock_byte (fd, SAFETENSORS_LOCK_COMMIT_BYTE, F_UNLCK, FALSE);
+          return TRUE;
+        }
+
+      safetensors_storage_rw_set_size (job->storage, job->old_size, NULL);
+      job->rolled_back = TRUE;
+      g_prefix_error (error, "%s: the commit failed and was rolled back: ", name);
       safetensors_lock_byte (fd, SAFETENSORS_LOCK_COMMIT_BYTE, F_UNLCK, FALSE);
       return FALSE;
     }
@@ -808,6 +821,9 @@ safetensors_file_close (SafetensorsFile  *self,
 
   if (self->dirty && !safetensors_file_commit (self, cancellable, error))
     return FALSE;
+  /* A failed edit may have left a journal and a longer file behind. */
+  if (self->journal_active)
+    safetensors_file_rollback (self);
 
   if (safetensors_storage_is_writable (self->storage))
     safetensors_storage_rw_unlock (self->storage);

@@ -145,11 +145,13 @@ stage_tensor (SafetensorsFile   *self,
    * old size comes first, so that a crash is undone on the next open. */
   if (!self->journal_active)
     {
+      /* Set first: a journal installed before a later step failed must
+       * still be removed by rollback(). */
+      self->journal_active = TRUE;
       if (!safetensors_journal_write_hot (safetensors_storage_rw_get_journal_path (self->storage),
                                           safetensors_storage_rw_get_fd (self->storage),
                                           self->committed_size, NULL, NULL, error))
         return NULL;
-      self->journal_active = TRUE;
     }
 
   phys = (self->staged_end + alignment_of (dtype) - 1) / alignment_of (dtype) * alignment_of (dtype);
@@ -489,7 +491,13 @@ safetensors_file_rollback (SafetensorsFile *self)
 
   g_return_if_fail (SAFETENSORS_IS_FILE (self));
 
-  if (!self->dirty || self->committed == NULL || self->committing)
+  if (self->committed == NULL || self->committing)
+    return;
+  /* Nothing staged, no journal, no growth: nothing to undo. A failed edit
+   * may have left a journal or a longer file without making the
+   * transaction dirty. */
+  if (!self->dirty && !self->journal_active &&
+      safetensors_storage_get_size (self->storage) == self->committed_size)
     return;
 
   /* Staged data lies past the committed end: cut it off; then the journal

@@ -85,7 +85,7 @@ safetensors_file_dispose (GObject *object)
   SafetensorsFile *self = (SafetensorsFile *) object;
 
   /* Dropping a file with a pending transaction rolls it back. */
-  if (self->dirty && !self->closed)
+  if ((self->dirty || self->journal_active) && !self->closed)
     safetensors_file_rollback (self);
 
   G_OBJECT_CLASS (safetensors_file_parent_class)->dispose (object);

@@ -51,12 +51,13 @@ gboolean  safetensors_journal_remove    (const char    *journal_path,
                                          GError       **error);
 
 /* Applies the journal at @journal_path, if any, to the file behind @fd (open
- * for writing, locked), then deletes it. *out_recovered tells whether there
- * was one. */
+ * for writing, locked), then deletes it. *out_state is the state of the
+ * journal applied (hot: rolled back; done: the commit was finished), 0 when
+ * there was none. */
 gboolean  safetensors_journal_recover   (const char    *journal_path,
                                          int            fd,
                                          const char    *display_name,
-                                         gboolean      *out_recovered,
+                                         guint         *out_state,
                                          GError       **error);
 
 /* Locks: a writer holds WRITER_BYTE for its whole session (a second writer

@@ -382,7 +382,7 @@ gboolean
 safetensors_journal_recover (const char  *journal_path,
                              int          fd,
                              const char  *display_name,
-                             gboolean    *out_recovered,
+                             guint       *out_state,
                              GError     **error)
 {
   g_autofree char *tmp_path = g_strconcat (journal_path, ".tmp", NULL);
@@ -393,7 +393,7 @@ safetensors_journal_recover (const char  *journal_path,
   struct stat st;
   gboolean ok;
 
-  *out_recovered = FALSE;
+  *out_state = 0;
 
   /* A temporary journal never got installed: it protects nothing. */
   g_unlink (tmp_path);
@@ -443,6 +443,6 @@ safetensors_journal_recover (const char  *journal_path,
       return FALSE;
     }
 
-  *out_recovered = TRUE;
+  *out_state = state;
   return safetensors_journal_remove (journal_path, error);
 }

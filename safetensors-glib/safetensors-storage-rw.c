@@ -240,7 +240,7 @@ safetensors_storage_open_rw (GFile         *file,
   g_autofree char *display_name = g_file_get_parse_name (file);
   g_autofree char *journal_path = NULL;
   SafetensorsStorage *storage;
-  gboolean recovered = FALSE;
+  guint recovered = 0;
   struct stat st;
   int fd;
 

@@ -12,15 +12,22 @@ cd "$top"
 tool=_build/tools/safetensors-tool
 example=tests/data/example.safetensors
 
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
 step () { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+
+# A PyTorch checkpoint converted without Python: the pickle is read by a
+# whitelisting reader that executes nothing; the tied weight is kept once.
+step "$tool" import-pytorch tests/data/torch/model.pt "$work/converted.safetensors"
+step "$tool" ls "$work/converted.safetensors"
+step "$tool" meta "$work/converted.safetensors"
 
 step "$tool" info "$example"
 step "$tool" ls "$example"
 step "$tool" validate "$example"
 
 # A damaged copy: one byte missing at the end.
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 head -c -1 "$example" > "$work/broken.safetensors"
 step "$tool" validate "$example" "$work/broken.safetensors" || echo "(exit status $?: the damaged copy was caught)"
 
