@@ -390,18 +390,20 @@ safetensors_file_open (GFile                *file,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if ((flags & ~(SAFETENSORS_OPEN_FLAGS_NO_MMAP | SAFETENSORS_OPEN_FLAGS_READ_WRITE |
-                 SAFETENSORS_OPEN_FLAGS_CREATE | SAFETENSORS_OPEN_FLAGS_KEEP_FREE)) != 0)
+                 SAFETENSORS_OPEN_FLAGS_CREATE | SAFETENSORS_OPEN_FLAGS_KEEP_FREE |
+                 SAFETENSORS_OPEN_FLAGS_WAIT_FOR_LOCK)) != 0)
     {
       g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
                    "unknown open flags 0x%x", (guint) flags);
       return NULL;
     }
 
-  if ((flags & (SAFETENSORS_OPEN_FLAGS_CREATE | SAFETENSORS_OPEN_FLAGS_KEEP_FREE)) &&
+  if ((flags & (SAFETENSORS_OPEN_FLAGS_CREATE | SAFETENSORS_OPEN_FLAGS_KEEP_FREE |
+                SAFETENSORS_OPEN_FLAGS_WAIT_FOR_LOCK)) &&
       !(flags & SAFETENSORS_OPEN_FLAGS_READ_WRITE))
     {
       g_set_error_literal (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
-                           "CREATE and KEEP_FREE need READ_WRITE");
+                           "CREATE, KEEP_FREE and WAIT_FOR_LOCK need READ_WRITE");
       return NULL;
     }
 
@@ -415,7 +417,9 @@ safetensors_file_open (GFile                *file,
   if (flags & SAFETENSORS_OPEN_FLAGS_READ_WRITE)
     {
       self->storage = safetensors_storage_open_rw (file, (flags & SAFETENSORS_OPEN_FLAGS_CREATE) != 0,
-                                                   use_mmap, cancellable, error);
+                                                   use_mmap,
+                                                   (flags & SAFETENSORS_OPEN_FLAGS_WAIT_FOR_LOCK) != 0,
+                                                   cancellable, error);
       if (self->storage == NULL || !load_header (self, cancellable, error))
         return NULL;
     }

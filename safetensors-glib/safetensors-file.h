@@ -35,6 +35,9 @@ G_BEGIN_DECLS
  *   entries (`__free_<n>__`, punched out of the disk) and are reused, so
  *   every edit costs what it changes. [method@Safetensors.File.compact]
  *   turns the file back into a compact one
+ * @SAFETENSORS_OPEN_FLAGS_WAIT_FOR_LOCK: with
+ *   @SAFETENSORS_OPEN_FLAGS_READ_WRITE, wait until another writer releases
+ *   the file instead of failing with %SAFETENSORS_ERROR_LOCKED
  *
  * Flags for [ctor@Safetensors.File.open].
  *
@@ -47,6 +50,7 @@ typedef enum /*< flags >*/
   SAFETENSORS_OPEN_FLAGS_READ_WRITE = 1 << 1,
   SAFETENSORS_OPEN_FLAGS_CREATE     = 1 << 2,
   SAFETENSORS_OPEN_FLAGS_KEEP_FREE  = 1 << 3,
+  SAFETENSORS_OPEN_FLAGS_WAIT_FOR_LOCK = 1 << 4,
 } SafetensorsOpenFlags;
 
 /**

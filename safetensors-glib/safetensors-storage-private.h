@@ -78,10 +78,12 @@ SafetensorsStorage *safetensors_storage_stream_new   (GFile               *file,
  * the file can grow and shrink under them. Takes ownership of @fd. */
 /* Opens a local file for editing: O_RDWR (O_CREAT with @create, an empty
  * file becoming an empty safetensors file), under an exclusive OFD lock
- * (SAFETENSORS_ERROR_LOCKED when another writer holds it). */
+ * (SAFETENSORS_ERROR_LOCKED when another writer holds it, unless
+ * @wait_for_lock, which blocks until it is free). */
 SafetensorsStorage *safetensors_storage_open_rw      (GFile               *file,
                                                       gboolean             create,
                                                       gboolean             use_mmap,
+                                                      gboolean             wait_for_lock,
                                                       GCancellable        *cancellable,
                                                       GError             **error);
 SafetensorsStorage *safetensors_storage_rw_new       (int                  fd,

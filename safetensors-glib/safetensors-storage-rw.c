@@ -233,6 +233,7 @@ SafetensorsStorage *
 safetensors_storage_open_rw (GFile         *file,
                              gboolean       create,
                              gboolean       use_mmap,
+                             gboolean       wait_for_lock,
                              GCancellable  *cancellable,
                              GError       **error)
 {
@@ -263,7 +264,7 @@ safetensors_storage_open_rw (GFile         *file,
 
   /* One writer at a time, across processes and within this one: OFD
    * locks belong to the open file description, not to the process. */
-  if (!safetensors_lock_byte (fd, SAFETENSORS_LOCK_WRITER_BYTE, F_WRLCK, FALSE))
+  if (!safetensors_lock_byte (fd, SAFETENSORS_LOCK_WRITER_BYTE, F_WRLCK, wait_for_lock))
     {
       int saved_errno = errno;
 

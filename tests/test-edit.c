@@ -908,6 +908,44 @@ test_stale_views_do_not_crash (void)
   g_test_message ("stale views read %" G_GUINT64_FORMAT, sum);
 }
 
+typedef struct
+{
+  const char *path;
+  gint done;
+} Waiter;
+
+static gpointer
+open_waiting (gpointer data)
+{
+  Waiter *waiter = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SafetensorsFile) file =
+    safetensors_file_new_for_path (waiter->path, SAFETENSORS_OPEN_FLAGS_READ_WRITE |
+                                   SAFETENSORS_OPEN_FLAGS_WAIT_FOR_LOCK, &error);
+
+  g_assert_no_error (error);
+  g_atomic_int_set (&waiter->done, 1);
+  return NULL;
+}
+
+/* A second writer that asks to wait gets the file once the first lets go. */
+static void
+test_wait_for_lock (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = make_abc (SAFETENSORS_OPEN_FLAGS_READ_WRITE);
+  g_autoptr(SafetensorsFile) file = open_rw (path, SAFETENSORS_OPEN_FLAGS_READ_WRITE);
+  Waiter waiter = { path, 0 };
+  GThread *thread = g_thread_new ("waiter", open_waiting, &waiter);
+
+  g_usleep (200 * 1000);
+  g_assert_cmpint (g_atomic_int_get (&waiter.done), ==, 0);
+  safetensors_file_close (file, NULL, &error);
+  g_assert_no_error (error);
+  g_thread_join (thread);
+  g_assert_cmpint (g_atomic_int_get (&waiter.done), ==, 1);
+}
+
 static void
 on_committed (GObject      *source,
               GAsyncResult *result,
@@ -1113,6 +1151,7 @@ main (int   argc,
   add_backend_test_variants ("/safetensors/edit/random", test_random_sequences, 4);
   add_backend_test_variants ("/safetensors/edit/random-rollbacks", test_random_rollbacks, 4);
   g_test_add_func ("/safetensors/edit/keep-free-costs", test_keep_free_costs);
+  g_test_add_func ("/safetensors/edit/wait-for-lock", test_wait_for_lock);
   g_test_add_func ("/safetensors/edit/keep-free-straddling", test_keep_free_straddling);
   g_test_add_func ("/safetensors/edit/write-through-mapping", test_write_through_mapping);
   g_test_add_func ("/safetensors/edit/stale-views", test_stale_views_do_not_crash);
