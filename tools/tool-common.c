@@ -399,3 +399,12 @@ tool_json_append_nullable_string (GString    *out,
   else
     tool_json_append_string (out, str);
 }
+
+int
+tool_fail_with_error (const char *arg,
+                      GError     *error)
+{
+  tool_print_file_error (arg, error);
+  g_error_free (error);
+  return TOOL_EXIT_FAILURE;
+}

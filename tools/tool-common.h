@@ -79,6 +79,9 @@ const char       *tool_error_get_message    (const char          *arg,
                                              const GError        *error);
 void              tool_print_file_error     (const char          *arg,
                                              const GError        *error);
+/* Prints the error for @arg, frees it and returns TOOL_EXIT_FAILURE. */
+int               tool_fail_with_error      (const char          *arg,
+                                             GError              *error);
 
 /* Output */
 void              tool_write_stdout         (GString             *text);

@@ -129,15 +129,6 @@ write_items (SafetensorsWriter *writer,
   return TOOL_EXIT_OK;
 }
 
-static int
-open_failed (const char *arg,
-             GError     *error)
-{
-  tool_print_file_error (arg, error);
-  g_error_free (error);
-  return TOOL_EXIT_FAILURE;
-}
-
 /* ------------------------------------------------------------------ */
 /* cat                                                                */
 /* ------------------------------------------------------------------ */
@@ -271,7 +262,7 @@ command_cat (const ToolCommand  *command,
       files[i] = tool_open_file (inputs[i], no_mmap, &error);
       if (files[i] == NULL)
         {
-          open_failed (inputs[i], error);
+          tool_fail_with_error (inputs[i], error);
           goto out;
         }
 
@@ -337,7 +328,7 @@ command_extract (const ToolCommand  *command,
 
   file = tool_open_file (args[0], no_mmap, &error);
   if (file == NULL)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   for (guint i = 2; args[i] != NULL; i++)
     {
@@ -349,7 +340,7 @@ command_extract (const ToolCommand  *command,
 
       tensor = safetensors_file_lookup (file, args[i], &error);
       if (tensor == NULL)
-        return open_failed (args[0], error);
+        return tool_fail_with_error (args[0], error);
       add_copy_item (items, tensor, g_strdup (args[i]), args[0]);
     }
 
@@ -480,7 +471,7 @@ command_sparsify (const ToolCommand  *command,
   location = g_file_new_for_commandline_arg (args[0]);
   file = safetensors_file_open (location, SAFETENSORS_OPEN_FLAGS_READ_WRITE, NULL, &error);
   if (file == NULL)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   /* READ_WRITE opens only local files, which have a path. */
   path = g_file_get_path (location);
@@ -489,7 +480,7 @@ command_sparsify (const ToolCommand  *command,
   if (fd < 0)
     {
       set_errno_error (&error, errno, "cannot open");
-      return open_failed (args[0], error);
+      return tool_fail_with_error (args[0], error);
     }
 
   before = allocated_bytes (fd);
@@ -504,9 +495,9 @@ command_sparsify (const ToolCommand  *command,
   close (fd);
 
   if (!ok)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
   if (!safetensors_file_close (file, NULL, &error))
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   freed = before > after ? before - after : 0;
   out = g_string_new (NULL);

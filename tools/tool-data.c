@@ -13,15 +13,6 @@
  * the file is not mapped. */
 #define READ_CHUNK_SIZE (4 * 1024 * 1024)
 
-static int
-open_failed (const char *arg,
-             GError     *error)
-{
-  tool_print_file_error (arg, error);
-  g_error_free (error);
-  return TOOL_EXIT_FAILURE;
-}
-
 /* ------------------------------------------------------------------ */
 /* checksum                                                           */
 /* ------------------------------------------------------------------ */
@@ -89,7 +80,7 @@ command_checksum (const ToolCommand  *command,
 
   file = tool_open_file (args[0], no_mmap, &error);
   if (file == NULL)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   names = sorted_tensor_names (file);
   out = g_string_new (json ? "[" : NULL);
@@ -101,7 +92,7 @@ command_checksum (const ToolCommand  *command,
       if (tensor != NULL)
         digest = tensor_sha256 (tensor, &error);
       if (digest == NULL)
-        return open_failed (args[0], error);
+        return tool_fail_with_error (args[0], error);
 
       if (json)
         {
@@ -179,11 +170,11 @@ command_dump (const ToolCommand  *command,
 
   file = tool_open_file (args[0], no_mmap, &error);
   if (file == NULL)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   tensor = safetensors_file_lookup (file, args[1], &error);
   if (tensor == NULL)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   dtype = safetensors_tensor_get_dtype (tensor);
   if (slice != NULL)
@@ -197,7 +188,7 @@ command_dump (const ToolCommand  *command,
       shape = safetensors_tensor_get_shape (tensor, &n_dims);
     }
   if (bytes == NULL)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   data = g_bytes_get_data (bytes, NULL);
   for (guint i = 0; i < n_dims; i++)
@@ -603,10 +594,10 @@ command_diff (const ToolCommand  *command,
 
   file_a = tool_open_file (args[0], no_mmap, &error);
   if (file_a == NULL)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
   file_b = tool_open_file (args[1], no_mmap, &error);
   if (file_b == NULL)
-    return open_failed (args[1], error);
+    return tool_fail_with_error (args[1], error);
 
   g_string_append (json_out, "{\n  \"tensors\":[");
   if (!diff_tensors (&report, file_a, file_b, &tolerance, &error))

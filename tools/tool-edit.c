@@ -86,15 +86,6 @@ edit_close (SafetensorsFile    *file,
   return TOOL_EXIT_FAILURE;
 }
 
-static int
-open_failed (const char *arg,
-             GError     *error)
-{
-  tool_print_file_error (arg, error);
-  g_error_free (error);
-  return TOOL_EXIT_FAILURE;
-}
-
 /* Usage errors found after option parsing, worded like GOption's. */
 static int
 usage_error (const char *message)
@@ -264,11 +255,11 @@ command_add (const ToolCommand  *command,
   /* The array is read before the file is locked, and its errors name it. */
   data = read_npy (args[2], &header, &error);
   if (data == NULL)
-    return open_failed (args[2], error);
+    return tool_fail_with_error (args[2], error);
 
   file = edit_open (args[0], &options, &error);
   if (file == NULL)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   if (replace && safetensors_file_contains (file, name))
     ok = safetensors_file_replace_tensor (file, name, header->dtype, header->shape,
@@ -306,7 +297,7 @@ command_rm (const ToolCommand  *command,
 
   file = edit_open (args[0], &options, &error);
   if (file == NULL)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   /* One transaction: an unknown name drops the removals made so far. A
    * name given twice is removed once. */
@@ -338,7 +329,7 @@ command_mv (const ToolCommand  *command,
 
   file = edit_open (args[0], &options, &error);
   if (file == NULL)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   ok = safetensors_file_rename_tensor (file, args[1], args[2], &error);
 
@@ -390,7 +381,7 @@ print_metadata (const char *arg,
 
   file = tool_open_file (arg, FALSE, &error);
   if (file == NULL)
-    return open_failed (arg, error);
+    return tool_fail_with_error (arg, error);
 
   if (json)
     append_metadata_json (out, file);
@@ -444,7 +435,7 @@ command_meta (const ToolCommand  *command,
 
   file = edit_open (args[0], &options, &error);
   if (file == NULL)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   if (g_str_equal (action, "set"))
     {
@@ -488,7 +479,7 @@ command_compact (const ToolCommand  *command,
 
   file = edit_open (args[0], &options, &error);
   if (file == NULL)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   ok = safetensors_file_compact (file, NULL, &error);
 
@@ -605,7 +596,7 @@ command_du (const ToolCommand  *command,
 
   file = tool_open_file (args[0], FALSE, &error);
   if (file == NULL || !disk_usage_init (&usage, file, &error))
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   if (json)
     append_disk_usage_json (out, &usage);
@@ -634,7 +625,7 @@ command_recover (const ToolCommand  *command,
 
   file = edit_open (args[0], &options, &error);
   if (file == NULL)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   g_string_append_printf (out, "%s: OK (%u tensors)\n", args[0], safetensors_file_get_n_tensors (file));
   tool_write_stdout (out);

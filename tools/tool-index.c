@@ -17,15 +17,6 @@
 #define DEFAULT_MAX_SHARD_SIZE G_GUINT64_CONSTANT (5000000000)
 
 static int
-open_failed (const char *arg,
-             GError     *error)
-{
-  tool_print_file_error (arg, error);
-  g_error_free (error);
-  return TOOL_EXIT_FAILURE;
-}
-
-static int
 compare_strings (const void *a,
                  const void *b)
 {
@@ -218,7 +209,7 @@ command_split (const ToolCommand  *command,
 
   file = tool_open_file (args[0], no_mmap, &error);
   if (file == NULL)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   /* Tensors in name order, a new shard when the next would overflow the
    * current one; a tensor larger than the limit gets a shard of its own. */
@@ -250,7 +241,7 @@ command_split (const ToolCommand  *command,
   if (!g_file_make_directory_with_parents (folder, NULL, &error))
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS))
-        return open_failed (args[1], error);
+        return tool_fail_with_error (args[1], error);
       g_clear_error (&error);
     }
 
@@ -276,7 +267,7 @@ command_split (const ToolCommand  *command,
   index_file = g_file_get_child (folder, index_name);
   if (!g_file_replace_contents (index_file, json, strlen (json), NULL, FALSE,
                                 G_FILE_CREATE_NONE, NULL, NULL, &error))
-    return open_failed (args[1], error);
+    return tool_fail_with_error (args[1], error);
 
   {
     g_autoptr(GString) out = g_string_new (NULL);
@@ -316,7 +307,7 @@ command_merge (const ToolCommand  *command,
   location = g_file_new_for_commandline_arg (args[0]);
   index = safetensors_index_open (location, NULL, &error);
   if (index == NULL)
-    return open_failed (args[0], error);
+    return tool_fail_with_error (args[0], error);
 
   names = safetensors_index_get_tensor_names (index);
   for (guint i = 0; names[i] != NULL; i++)
@@ -348,7 +339,7 @@ command_merge (const ToolCommand  *command,
 
   destination = g_file_new_for_commandline_arg (args[1]);
   if (!write_tensors (tensors, metadata, destination, &error))
-    return open_failed (args[1], error);
+    return tool_fail_with_error (args[1], error);
 
   return TOOL_EXIT_OK;
 }
