@@ -10,3 +10,8 @@ for b in bench-open bench-read bench-write bench-edit; do
   echo "== $b"
   "_build/tests/bench/$b"
 done
+echo "== bench-torch"
+/usr/bin/python3 tests/bench/bench-torch.py _build/tools/safetensors-tool
+echo "== bench-numpy (see its header for what it measures)"
+GI_TYPELIB_PATH=_build/safetensors-glib LD_LIBRARY_PATH=_build/safetensors-glib \
+PYTHONPATH=_build/tests/python/pyoverrides /usr/bin/python3 tests/bench/bench-numpy.py || true
