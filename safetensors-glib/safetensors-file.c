@@ -91,14 +91,6 @@ safetensors_file_dispose (GObject *object)
   G_OBJECT_CLASS (safetensors_file_parent_class)->dispose (object);
 }
 
-static void
-committed_tensor_clear (gpointer data)
-{
-  CommittedTensor *committed = data;
-
-  g_clear_object (&committed->tensor);
-  g_clear_pointer (&committed->name, g_free);
-}
 
 static void
 safetensors_file_finalize (GObject *object)
@@ -876,115 +868,6 @@ safetensors_file_get_size (SafetensorsFile *self)
   g_return_val_if_fail (SAFETENSORS_IS_FILE (self), 0);
 
   return safetensors_storage_get_size (self->storage);
-}
-
-/* Records the committed state, which rollback() returns to. */
-void
-safetensors_file_snapshot (SafetensorsFile *self)
-{
-  GHashTableIter iter;
-  gpointer key, value;
-
-  g_clear_pointer (&self->committed, g_array_unref);
-  self->committed = g_array_sized_new (FALSE, FALSE, sizeof (CommittedTensor), self->tensors->len);
-  g_array_set_clear_func (self->committed, committed_tensor_clear);
-
-  for (guint i = 0; i < self->tensors->len; i++)
-    {
-      SafetensorsTensor *tensor = g_ptr_array_index (self->tensors, i);
-      CommittedTensor committed;
-
-      committed.tensor = g_object_ref (tensor);
-      committed.name = g_strdup (safetensors_tensor_get_name (tensor));
-      safetensors_tensor_get_data_offsets (tensor, &committed.begin, NULL);
-      g_array_append_val (self->committed, committed);
-    }
-
-  g_clear_pointer (&self->committed_metadata, g_hash_table_unref);
-  self->committed_metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_hash_table_iter_init (&iter, self->metadata);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    g_hash_table_insert (self->committed_metadata, g_strdup (key), g_strdup (value));
-
-  self->committed_size = safetensors_storage_get_size (self->storage);
-  self->staged_end = self->committed_size;
-  g_array_set_size (self->free_ranges, 0);
-  g_array_append_vals (self->free_ranges, self->fillers->data, self->fillers->len);
-  self->staged_bytes = 0;
-  self->dirty = FALSE;
-}
-
-gboolean
-safetensors_file_check_writable (SafetensorsFile  *self,
-                                 GError          **error)
-{
-  if (self->closed)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
-                   "%s: the file is closed", safetensors_storage_get_display_name (self->storage));
-      return FALSE;
-    }
-  if (!(self->flags & SAFETENSORS_OPEN_FLAGS_READ_WRITE))
-    {
-      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_READ_ONLY,
-                   "%s: the file is open for reading; open it with READ_WRITE to edit it",
-                   safetensors_storage_get_display_name (self->storage));
-      return FALSE;
-    }
-  if (self->committing)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
-                   "%s: a commit is running", safetensors_storage_get_display_name (self->storage));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* Simplest honest change notification: everything changed. */
-void
-safetensors_file_emit_changed (SafetensorsFile *self,
-                               guint            old_n_items)
-{
-  g_list_model_items_changed (G_LIST_MODEL (self), 0, old_n_items, self->tensors->len);
-}
-
-gboolean
-safetensors_is_filler_name (const char *name)
-{
-  const char *p;
-
-  if (!g_str_has_prefix (name, "__free_"))
-    return FALSE;
-  p = name + strlen ("__free_");
-  if (!g_ascii_isdigit (*p))
-    return FALSE;
-  while (g_ascii_isdigit (*p))
-    p++;
-  return strcmp (p, "__") == 0;
-}
-
-/**
- * safetensors_file_get_free_bytes:
- * @self: a file
- *
- * Gets the number of bytes held by the hidden filler entries of the
- * keep-free policy, as of the last commit. They read as zeros and take no
- * disk blocks where the file system supports holes.
- *
- * Returns: the free bytes; 0 for a compact file
- *
- * Since: 1.0
- */
-guint64
-safetensors_file_get_free_bytes (SafetensorsFile *self)
-{
-  guint64 total = 0;
-
-  g_return_val_if_fail (SAFETENSORS_IS_FILE (self), 0);
-
-  for (guint i = 0; i < self->fillers->len; i++)
-    total += g_array_index (self->fillers, SafetensorsRange, i).len;
-  return total;
 }
 
 void
