@@ -470,12 +470,26 @@ command_validate (const ToolCommand  *command,
   for (guint i = 0; args[i] != NULL; i++)
     {
       g_autoptr(SafetensorsFile) file = NULL;
+      g_autoptr(SafetensorsIndex) index = NULL;
       g_autoptr(GError) error = NULL;
+      gboolean valid;
 
       /* Opening is the validation: the library checks the whole header
-       * and the file size before it returns a file. */
-      file = tool_open_file (args[i], no_mmap, &error);
-      if (file == NULL)
+       * and the file size before it returns a file; an index of a sharded
+       * checkpoint is checked with every shard it names. */
+      if (g_str_has_suffix (args[i], ".index.json"))
+        {
+          g_autoptr(GFile) gfile = g_file_new_for_commandline_arg (args[i]);
+
+          index = safetensors_index_open (gfile, NULL, &error);
+          valid = index != NULL;
+        }
+      else
+        {
+          file = tool_open_file (args[i], no_mmap, &error);
+          valid = file != NULL;
+        }
+      if (!valid)
         n_invalid++;
       else if (quiet)
         continue;
@@ -533,7 +547,8 @@ const ToolCommand tool_inspect_commands[] = {
     .summary = "Check that files are valid",
     .description = "Prints “FILE: OK” for a valid file and “FILE: CODE: message” for an\n"
                    "invalid one, where CODE names the first check it fails (for example\n"
-                   "invalid-offset or not-found).\n"
+                   "invalid-offset or not-found). A FILE ending in .index.json is the index\n"
+                   "of a sharded checkpoint: it is checked with every shard it names.\n"
                    "\n"
                    "Exit status: 0 if all files are valid, 1 otherwise, 2 for a usage error.",
     .min_args = 1,
