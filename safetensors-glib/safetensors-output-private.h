@@ -40,6 +40,18 @@ gboolean           safetensors_output_write_at       (SafetensorsOutput  *self,
                                                       gsize               len,
                                                       GCancellable       *cancellable,
                                                       GError            **error);
+/* Like write_at() with @len bytes read from @src_fd at @src_offset: for a
+ * file, copied inside the kernel where it can be (holes of the source
+ * stay holes when the output is sparse), else through a small buffer.
+ * Read errors name @src_display_name. */
+gboolean           safetensors_output_copy_from_fd   (SafetensorsOutput  *self,
+                                                      guint64             offset,
+                                                      int                 src_fd,
+                                                      const char         *src_display_name,
+                                                      guint64             src_offset,
+                                                      guint64             len,
+                                                      GCancellable       *cancellable,
+                                                      GError            **error);
 /* Makes [position, offset) read as zeros: nothing to do for files. */
 gboolean           safetensors_output_zero_fill_to   (SafetensorsOutput  *self,
                                                       guint64             offset,

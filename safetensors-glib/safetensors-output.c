@@ -14,6 +14,9 @@
 #include "safetensors-output-private.h"
 #include "safetensors-sparse-private.h"
 
+/* Copies through this process go in pieces of this size. */
+#define COPY_BUFFER_SIZE (1024 * 1024)
+
 struct _SafetensorsOutput
 {
   char          *display_name;
@@ -25,6 +28,7 @@ struct _SafetensorsOutput
   guint          block_size;
   gboolean       sparse;
   gboolean       committed;
+  gboolean       no_kernel_copy;   /* copy_file_range() failed once */
 
   /* stream */
   GOutputStream *stream;
@@ -173,6 +177,59 @@ safetensors_output_write_at (SafetensorsOutput  *self,
       return FALSE;
     }
   self->position += len;
+  return TRUE;
+}
+
+gboolean
+safetensors_output_copy_from_fd (SafetensorsOutput  *self,
+                                 guint64             offset,
+                                 int                 src_fd,
+                                 const char         *src_display_name,
+                                 guint64             src_offset,
+                                 guint64             len,
+                                 GCancellable       *cancellable,
+                                 GError            **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree guint8 *buffer = NULL;
+  gsize buffer_size = MIN (len, COPY_BUFFER_SIZE);
+  guint64 done = 0;
+
+  if (self->stream == NULL && !self->no_kernel_copy)
+    {
+      if (safetensors_copy_fd_range (self->fd, self->display_name, offset, src_fd, src_offset,
+                                     len, self->sparse, cancellable, &local_error))
+        return TRUE;
+      if (!g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      self->no_kernel_copy = TRUE;
+    }
+
+  buffer = g_malloc (MAX (buffer_size, 1));
+  while (done < len)
+    {
+      gssize n = pread (src_fd, buffer, MIN (len - done, buffer_size),
+                        (off_t) (src_offset + done));
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          if (n < 0)
+            set_errno_error (error, errno, src_display_name, "read failed");
+          else
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                         "%s: ended %" G_GUINT64_FORMAT " bytes early (it changed?)",
+                         src_display_name, len - done);
+          return FALSE;
+        }
+      if (!safetensors_output_write_at (self, offset + done, buffer, n, cancellable, error))
+        return FALSE;
+      done += n;
+    }
   return TRUE;
 }
 

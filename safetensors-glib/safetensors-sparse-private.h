@@ -31,6 +31,22 @@ gboolean safetensors_pwrite_sparse     (int            fd,
                                         GCancellable  *cancellable,
                                         GError       **error);
 
+/* Copies @len bytes at @src_offset of @src_fd to @dst_offset of @dst_fd
+ * inside the kernel (copy_file_range): the bytes never pass through this
+ * process, so nothing is mapped or buffered. With @skip_holes, the holes
+ * of the source are not copied: the destination range must read as zeros
+ * already. G_IO_ERROR_NOT_SUPPORTED, with nothing copied, when the kernel
+ * or the file systems cannot; errors name @display_name. */
+gboolean safetensors_copy_fd_range     (int            dst_fd,
+                                        const char    *display_name,
+                                        guint64        dst_offset,
+                                        int            src_fd,
+                                        guint64        src_offset,
+                                        guint64        len,
+                                        gboolean       skip_holes,
+                                        GCancellable  *cancellable,
+                                        GError       **error);
+
 /* Deallocates the file-system blocks of a range (which then reads as
  * zeros), keeping the file size. FALSE when the file system cannot. */
 gboolean safetensors_punch_hole        (int            fd,

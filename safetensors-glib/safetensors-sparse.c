@@ -117,6 +117,117 @@ safetensors_pwrite_sparse (int            fd,
   return TRUE;
 }
 
+/* copy_file_range() errors that mean "not here" rather than "failed":
+ * old kernels, different file systems, special files. */
+static gboolean
+is_copy_unsupported (int saved_errno)
+{
+  return saved_errno == ENOSYS || saved_errno == EXDEV || saved_errno == EINVAL ||
+         saved_errno == EOPNOTSUPP || saved_errno == EBADF;
+}
+
+/* Copies [@pos, @end) (relative to the two offsets) in the kernel. */
+static gboolean
+copy_run (int            dst_fd,
+          const char    *display_name,
+          guint64        dst_offset,
+          int            src_fd,
+          guint64        src_offset,
+          guint64        pos,
+          guint64        end,
+          gboolean      *copied_any,
+          GCancellable  *cancellable,
+          GError       **error)
+{
+  while (pos < end)
+    {
+      loff_t in = (loff_t) (src_offset + pos);
+      loff_t out = (loff_t) (dst_offset + pos);
+      gssize n;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+
+      n = copy_file_range (src_fd, &in, dst_fd, &out, MIN (end - pos, WRITE_CHUNK), 0);
+      if (n < 0)
+        {
+          int saved_errno = errno;
+
+          if (saved_errno == EINTR)
+            continue;
+          if (!*copied_any && is_copy_unsupported (saved_errno))
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                         "%s: cannot copy in the kernel: %s", display_name,
+                         g_strerror (saved_errno));
+          else
+            g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                         "%s: copy failed at offset %" G_GUINT64_FORMAT ": %s",
+                         display_name, dst_offset + pos, g_strerror (saved_errno));
+          return FALSE;
+        }
+      if (n == 0)
+        {
+          /* The source is shorter than its caller checked: it changed. */
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       "%s: the source ended %" G_GUINT64_FORMAT " bytes early",
+                       display_name, end - pos);
+          return FALSE;
+        }
+      pos += n;
+      *copied_any = TRUE;
+    }
+  return TRUE;
+}
+
+gboolean
+safetensors_copy_fd_range (int            dst_fd,
+                           const char    *display_name,
+                           guint64        dst_offset,
+                           int            src_fd,
+                           guint64        src_offset,
+                           guint64        len,
+                           gboolean       skip_holes,
+                           GCancellable  *cancellable,
+                           GError       **error)
+{
+  gboolean copied_any = FALSE;
+  guint64 pos = 0;
+
+  while (pos < len)
+    {
+      guint64 run_end = len;
+
+      if (skip_holes)
+        {
+          off_t data = lseek (src_fd, (off_t) (src_offset + pos), SEEK_DATA);
+          off_t hole;
+
+          if (data < 0)
+            {
+              /* ENXIO: only a hole is left. Anything else: the file
+               * system cannot tell, so copy everything. */
+              if (errno == ENXIO)
+                return TRUE;
+              skip_holes = FALSE;
+              continue;
+            }
+          if ((guint64) data >= src_offset + len)
+            return TRUE;
+          if ((guint64) data > src_offset + pos)
+            pos = (guint64) data - src_offset;
+          hole = lseek (src_fd, (off_t) (src_offset + pos), SEEK_HOLE);
+          if (hole > 0 && (guint64) hole < src_offset + len)
+            run_end = (guint64) hole - src_offset;
+        }
+
+      if (!copy_run (dst_fd, display_name, dst_offset, src_fd, src_offset, pos, run_end,
+                     &copied_any, cancellable, error))
+        return FALSE;
+      pos = run_end;
+    }
+  return TRUE;
+}
+
 gboolean
 safetensors_punch_hole (int     fd,
                         guint64 offset,

@@ -5,6 +5,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@ struct _SafetensorsTorchCheckpoint
 {
   char                    *display_name;
   GMappedFile             *mapping;
+  int                      fd;         /* of the mapped file, for kernel copies */
   const guint8            *data;
   guint64                  size;
   SafetensorsTorchFormat   format;
@@ -66,6 +68,8 @@ safetensors_torch_checkpoint_free (SafetensorsTorchCheckpoint *self)
   g_clear_pointer (&self->pickle, safetensors_pickle_free);
   g_clear_pointer (&self->zip, safetensors_zip_free);
   g_clear_pointer (&self->mapping, g_mapped_file_unref);
+  if (self->fd >= 0)
+    close (self->fd);
   g_free (self->prefix);
   g_free (self->display_name);
   g_free (self);
@@ -147,7 +151,9 @@ map_input (SafetensorsTorchCheckpoint  *self,
 
   if (path != NULL && G_IS_FILE_DESCRIPTOR_BASED (stream))
     {
-      self->mapping = map_fd (g_file_descriptor_based_get_fd (G_FILE_DESCRIPTOR_BASED (stream)), error);
+      fd = g_file_descriptor_based_get_fd (G_FILE_DESCRIPTOR_BASED (stream));
+      self->mapping = map_fd (fd, error);
+      self->fd = fcntl (fd, F_DUPFD_CLOEXEC, 0);
     }
   else
     {
@@ -164,6 +170,7 @@ map_input (SafetensorsTorchCheckpoint  *self,
           return FALSE;
         }
       self->mapping = map_fd (fd, error);
+      self->fd = fcntl (fd, F_DUPFD_CLOEXEC, 0);
     }
 
   if (self->mapping == NULL)
@@ -452,6 +459,7 @@ safetensors_torch_checkpoint_open (GFile         *file,
 {
   g_autoptr(SafetensorsTorchCheckpoint) self = g_new0 (SafetensorsTorchCheckpoint, 1);
 
+  self->fd = -1;
   self->display_name = g_file_get_parse_name (file);
   self->regions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, region_free);
 
@@ -600,6 +608,22 @@ safetensors_torch_checkpoint_map_storage (SafetensorsTorchCheckpoint  *self,
     }
 
   return (const guint8 *) g_mapped_file_get_contents (region->inflated);
+}
+
+int
+safetensors_torch_checkpoint_get_storage_fd (SafetensorsTorchCheckpoint *self,
+                                             SafetensorsPickleStorage   *storage,
+                                             guint64                    *out_offset)
+{
+  StorageRegion *region = g_hash_table_lookup (self->regions, storage->key);
+
+  g_assert (region != NULL);
+
+  if (self->fd < 0 ||
+      (region->entry != NULL && region->entry->method != SAFETENSORS_ZIP_METHOD_STORED))
+    return -1;
+  *out_offset = region->offset;
+  return self->fd;
 }
 
 void

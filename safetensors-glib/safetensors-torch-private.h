@@ -71,6 +71,12 @@ const guint8               *safetensors_torch_checkpoint_map_storage (Safetensor
                                                                       SafetensorsPickleStorage   *storage,
                                                                       GCancellable               *cancellable,
                                                                       GError                    **error);
+/* The descriptor of the checkpoint file and the offset of @storage's
+ * bytes in it, for a checked storage stored as is (not deflated); -1
+ * otherwise. Owned by the checkpoint. */
+int                         safetensors_torch_checkpoint_get_storage_fd (SafetensorsTorchCheckpoint *self,
+                                                                         SafetensorsPickleStorage   *storage,
+                                                                         guint64                    *out_offset);
 /* Drops the pages of @storage from memory (and an inflated copy). */
 void                        safetensors_torch_checkpoint_release_storage (SafetensorsTorchCheckpoint *self,
                                                                           SafetensorsPickleStorage   *storage);

@@ -9,11 +9,15 @@
 #include "safetensors-error.h"
 #include "safetensors-npy-private.h"
 #include "safetensors-torch-private.h"
-#include "safetensors-writer.h"
+#include "safetensors-writer-private.h"
 
 /* Tensor data goes to the writer in pieces of this size (a multiple of
  * every element size). */
 #define CHUNK_SIZE (1024 * 1024)
+
+/* Storages stored as they are go from file to file in the kernel, in
+ * pieces of this size (progress and cancellation are checked between). */
+#define KERNEL_COPY_SIZE (32 * 1024 * 1024)
 
 /* Progress is reported at most this often (µs), and at the end. */
 #define PROGRESS_INTERVAL 50000
@@ -59,6 +63,30 @@ write_bytes (Output        *out,
     return FALSE;
   out->done += len;
   report_progress (out, FALSE);
+  return TRUE;
+}
+
+/* A contiguous run of the checkpoint file, copied without mapping it:
+ * no page of it counts in this process's memory. */
+static gboolean
+copy_from_file (Output      *out,
+                int          fd,
+                const char  *display_name,
+                guint64      offset,
+                guint64      len,
+                GError     **error)
+{
+  for (guint64 done = 0; done < len; done += KERNEL_COPY_SIZE)
+    {
+      guint64 n = MIN (KERNEL_COPY_SIZE, len - done);
+
+      if (g_cancellable_set_error_if_cancelled (out->cancellable, error) ||
+          !safetensors_writer_copy_chunk_from_fd (out->writer, out->name, fd, display_name,
+                                                  offset + done, n, out->cancellable, error))
+        return FALSE;
+      out->done += n;
+      report_progress (out, FALSE);
+    }
   return TRUE;
 }
 
@@ -190,6 +218,17 @@ write_tensor (SafetensorsTorchCheckpoint   *checkpoint,
   out->fill = 0;
   out->swap_size = safetensors_torch_checkpoint_is_big_endian (checkpoint) ?
                    safetensors_npy_get_swap_size (planned->info->dtype) : 1;
+
+  if (planned->contiguous && out->swap_size == 1)
+    {
+      guint64 offset;
+      int fd = safetensors_torch_checkpoint_get_storage_fd (checkpoint, tensor->storage, &offset);
+
+      if (fd >= 0)
+        return copy_from_file (out, fd, safetensors_torch_checkpoint_get_display_name (checkpoint),
+                               offset + (guint64) tensor->offset * itemsize, planned->n_bytes,
+                               error);
+    }
 
   if (planned->contiguous && out->swap_size == 1)
     {

@@ -152,6 +152,93 @@ complete_tensor (SafetensorsWriter  *self,
   return TRUE;
 }
 
+/* The checks every chunk goes through; for a stream, also completes the
+ * tensors before @name. The tensor, or NULL with @error set. */
+static PendingTensor *
+accept_chunk (SafetensorsWriter  *self,
+              const char         *what,
+              const char         *name,
+              guint64             len,
+              GCancellable       *cancellable,
+              GError            **error)
+{
+  PendingTensor *pending;
+  guint64 n_bytes;
+
+  if (!safetensors_writer_check_state (self, STATE_WRITING, what, error))
+    return NULL;
+
+  pending = g_hash_table_lookup (self->by_name, name);
+  if (pending == NULL)
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_TENSOR_NOT_FOUND,
+                   "no tensor named “%s” was added", name);
+      return NULL;
+    }
+  if (pending->data != NULL || pending->stream != NULL)
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                   "tensor “%s” was added with its data already", name);
+      return NULL;
+    }
+  n_bytes = safetensors_tensor_info_n_bytes (pending->info);
+  if (len > n_bytes - pending->received)
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                   "tensor “%s” takes %" G_GUINT64_FORMAT " bytes; %" G_GUINT64_FORMAT
+                   " were written and %" G_GUINT64_FORMAT " more do not fit",
+                   name, n_bytes, pending->received, len);
+      return NULL;
+    }
+
+  if (!safetensors_output_is_seekable (self->output))
+    {
+      /* Everything before this tensor must be complete first. */
+      while (self->stream_index < self->tensors->len &&
+             g_ptr_array_index (self->tensors, self->stream_index) != pending)
+        {
+          PendingTensor *before = g_ptr_array_index (self->tensors, self->stream_index);
+
+          if (before->received != 0 &&
+              before->received < safetensors_tensor_info_n_bytes (before->info))
+            {
+              g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                           "tensor “%s” is incomplete; a stream is written in layout "
+                           "order, so it must be finished before “%s”",
+                           before->info->name, name);
+              safetensors_writer_fail (self);
+              return NULL;
+            }
+          if (!complete_tensor (self, before, cancellable, error))
+            {
+              safetensors_writer_fail (self);
+              return NULL;
+            }
+          self->stream_index++;
+        }
+
+      if (self->stream_index == self->tensors->len)
+        {
+          g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
+                       "tensor “%s” comes before tensors already written; a stream is "
+                       "written in layout order", name);
+          return NULL;
+        }
+    }
+
+  return pending;
+}
+
+/* Counts @len bytes as written into @pending. */
+static void
+chunk_done (SafetensorsWriter *self,
+            PendingTensor     *pending,
+            guint64            len)
+{
+  pending->received += len;
+  progress_add (self, len);
+}
+
 /**
  * safetensors_writer_write_chunk:
  * @self: a writer
@@ -180,7 +267,6 @@ safetensors_writer_write_chunk (SafetensorsWriter  *self,
                                 GError            **error)
 {
   PendingTensor *pending;
-  guint64 n_bytes;
 
   g_return_val_if_fail (SAFETENSORS_IS_WRITER (self), FALSE);
   g_return_val_if_fail (name != NULL, FALSE);
@@ -188,76 +274,41 @@ safetensors_writer_write_chunk (SafetensorsWriter  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!safetensors_writer_check_state (self, STATE_WRITING, "write_chunk()", error))
-    return FALSE;
-
-  pending = g_hash_table_lookup (self->by_name, name);
+  pending = accept_chunk (self, "write_chunk()", name, len, cancellable, error);
   if (pending == NULL)
-    {
-      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_TENSOR_NOT_FOUND,
-                   "no tensor named “%s” was added", name);
-      return FALSE;
-    }
-  if (pending->data != NULL || pending->stream != NULL)
-    {
-      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
-                   "tensor “%s” was added with its data already", name);
-      return FALSE;
-    }
-  n_bytes = safetensors_tensor_info_n_bytes (pending->info);
-  if (len > n_bytes - pending->received)
-    {
-      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
-                   "tensor “%s” takes %" G_GUINT64_FORMAT " bytes; %" G_GUINT64_FORMAT
-                   " were written and %" G_GSIZE_FORMAT " more do not fit",
-                   name, n_bytes, pending->received, len);
-      return FALSE;
-    }
-
-  if (!safetensors_output_is_seekable (self->output))
-    {
-      /* Everything before this tensor must be complete first. */
-      while (self->stream_index < self->tensors->len &&
-             g_ptr_array_index (self->tensors, self->stream_index) != pending)
-        {
-          PendingTensor *before = g_ptr_array_index (self->tensors, self->stream_index);
-
-          if (before->received != 0 &&
-              before->received < safetensors_tensor_info_n_bytes (before->info))
-            {
-              g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
-                           "tensor “%s” is incomplete; a stream is written in layout "
-                           "order, so it must be finished before “%s”",
-                           before->info->name, name);
-              safetensors_writer_fail (self);
-              return FALSE;
-            }
-          if (!complete_tensor (self, before, cancellable, error))
-            {
-              safetensors_writer_fail (self);
-              return FALSE;
-            }
-          self->stream_index++;
-        }
-
-      if (self->stream_index == self->tensors->len)
-        {
-          g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT,
-                       "tensor “%s” comes before tensors already written; a stream is "
-                       "written in layout order", name);
-          return FALSE;
-        }
-    }
-
+    return FALSE;
   if (!safetensors_output_write_at (self->output, tensor_offset (self, pending),
                                     data, len, cancellable, error))
     {
       safetensors_writer_fail (self);
       return FALSE;
     }
-  pending->received += len;
-  progress_add (self, len);
+  chunk_done (self, pending, len);
+  return TRUE;
+}
 
+gboolean
+safetensors_writer_copy_chunk_from_fd (SafetensorsWriter  *self,
+                                       const char         *name,
+                                       int                 fd,
+                                       const char         *fd_display_name,
+                                       guint64             offset,
+                                       guint64             len,
+                                       GCancellable       *cancellable,
+                                       GError            **error)
+{
+  PendingTensor *pending;
+
+  pending = accept_chunk (self, "copy_chunk_from_fd()", name, len, cancellable, error);
+  if (pending == NULL)
+    return FALSE;
+  if (!safetensors_output_copy_from_fd (self->output, tensor_offset (self, pending), fd,
+                                        fd_display_name, offset, len, cancellable, error))
+    {
+      safetensors_writer_fail (self);
+      return FALSE;
+    }
+  chunk_done (self, pending, len);
   return TRUE;
 }
 

@@ -65,4 +65,16 @@ gboolean safetensors_writer_check_state   (SafetensorsWriter  *self,
 void     safetensors_writer_fail          (SafetensorsWriter  *self);
 void     safetensors_writer_notify_bytes_written (SafetensorsWriter *self);
 
+/* safetensors-writer-data.c */
+/* Like write_chunk() with @len bytes read from @fd at @offset, copied in
+ * the kernel where possible (PyTorch import of stored storages). */
+gboolean safetensors_writer_copy_chunk_from_fd (SafetensorsWriter  *self,
+                                                const char         *name,
+                                                int                 fd,
+                                                const char         *fd_display_name,
+                                                guint64             offset,
+                                                guint64             len,
+                                                GCancellable       *cancellable,
+                                                GError            **error);
+
 G_END_DECLS
