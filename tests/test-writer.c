@@ -17,6 +17,7 @@
 #include <gio/gunixoutputstream.h>
 #include <glib/gstdio.h>
 
+#include "safetensors-writer-private.h"
 #include "test-util.h"
 
 static char *
@@ -714,6 +715,90 @@ test_sparse (void)
     }
 }
 
+/* Copies from a file descriptor (PyTorch import of stored storages):
+ * in the kernel for a file output, through a buffer for a stream; a hole
+ * of the source stays a hole. */
+static void
+test_copy_from_fd (void)
+{
+  const guint64 n = 6 * 1024 * 1024;
+  const guint64 skip = 4096;      /* the tensor starts this far into the source */
+  g_autofree guint8 *expected = g_malloc0 (n);
+  g_autofree char *source_path = scratch_path ("copy-source.bin");
+  int fd;
+
+  /* 2 MiB of data, a 2 MiB hole, 2 MiB of data. */
+  for (guint64 i = 0; i < n; i++)
+    if (i < 2 * 1024 * 1024 || i >= 4 * 1024 * 1024)
+      expected[i] = (guint8) (i * 13 + 5);
+  fd = g_open (source_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ftruncate (fd, skip + n), ==, 0);
+  g_assert_cmpint (pwrite (fd, expected, 2 * 1024 * 1024, skip), ==, 2 * 1024 * 1024);
+  g_assert_cmpint (pwrite (fd, expected + 4 * 1024 * 1024, 2 * 1024 * 1024,
+                           skip + 4 * 1024 * 1024), ==, 2 * 1024 * 1024);
+
+  for (guint to_stream = 0; to_stream < 2; to_stream++)
+    {
+      g_autoptr(SafetensorsWriter) writer = safetensors_writer_new (SAFETENSORS_WRITER_FLAGS_NONE);
+      g_autofree char *path = scratch_path ("copied.safetensors");
+      g_autoptr(GFile) gfile = g_file_new_for_path (path);
+      g_autoptr(GOutputStream) memory = g_memory_output_stream_new_resizable ();
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) written = NULL;
+      g_autoptr(SafetensorsFile) file = NULL;
+      g_autoptr(SafetensorsTensor) t = NULL;
+      g_autoptr(GBytes) back = NULL;
+
+      safetensors_writer_add_tensor (writer, "t", SAFETENSORS_DTYPE_U8, &n, 1, NULL, &error);
+      g_assert_no_error (error);
+      if (to_stream)
+        safetensors_writer_begin_stream (writer, memory, NULL, &error);
+      else
+        safetensors_writer_begin (writer, gfile, NULL, &error);
+      g_assert_no_error (error);
+
+      /* In three pieces, the middle one all hole. */
+      for (guint64 done = 0; done < n; done += 2 * 1024 * 1024)
+        {
+          safetensors_writer_copy_chunk_from_fd (writer, "t", fd, source_path, skip + done,
+                                                 2 * 1024 * 1024, NULL, &error);
+          g_assert_no_error (error);
+        }
+      /* More than the tensor takes is refused. */
+      g_assert_false (safetensors_writer_copy_chunk_from_fd (writer, "t", fd, source_path, 0, 1,
+                                                             NULL, &error));
+      g_assert_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT);
+      g_clear_error (&error);
+
+      safetensors_writer_finish (writer, NULL, &error);
+      g_assert_no_error (error);
+
+      if (to_stream)
+        {
+          g_output_stream_close (memory, NULL, &error);
+          g_assert_no_error (error);
+          written = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (memory));
+          g_file_set_contents (path, g_bytes_get_data (written, NULL),
+                               g_bytes_get_size (written), &error);
+          g_assert_no_error (error);
+        }
+      else if (disk_bytes (path) >= n)
+        g_test_incomplete ("the file system of the scratch directory makes no holes");
+      else
+        g_assert_cmpuint (disk_bytes (path), <=, n * 70 / 100);
+
+      file = test_open (path, TEST_BACKEND_PREAD, &error);
+      g_assert_no_error (error);
+      t = safetensors_file_lookup (file, "t", NULL);
+      back = safetensors_tensor_get_bytes (t, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpmem (g_bytes_get_data (back, NULL), g_bytes_get_size (back), expected, n);
+    }
+
+  close (fd);
+}
+
 /* Generates @size bytes: zeros except a marker at each GiB boundary. */
 typedef struct { GInputStream parent; guint64 size; guint64 pos; } MarkerStream;
 typedef struct { GInputStreamClass parent_class; } MarkerStreamClass;
@@ -882,6 +967,7 @@ main (int   argc,
   g_test_add_func ("/safetensors/writer/pipe-input", test_pipe_input);
   g_test_add_func ("/safetensors/writer/cancel-keeps-old-file", test_cancel_keeps_old_file);
   g_test_add_func ("/safetensors/writer/sparse", test_sparse);
+  g_test_add_func ("/safetensors/writer/copy-from-fd", test_copy_from_fd);
   g_test_add_func ("/safetensors/writer/large-stream", test_large_stream);
   g_test_add_func ("/safetensors/writer/finish-async", test_finish_async);
 
