@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "tool-common.h"
+#include "tool-progress.h"
 
 /* Tensor data is copied in pieces of this size: memory use does not depend
  * on tensor sizes, mapped or not. */
@@ -59,12 +60,14 @@ add_copy_item (GPtrArray         *items,
 }
 
 /* Declares every item, writes the header to @out_arg and then the data,
- * chunk by chunk. The writer goes through a temporary file, so a failure
- * leaves no output behind (and an existing @out_arg untouched). */
+ * chunk by chunk, showing @progress. The writer goes through a temporary
+ * file, so a failure leaves no output behind (and an existing @out_arg
+ * untouched). */
 static int
 write_items (SafetensorsWriter *writer,
              GPtrArray         *items,
-             const char        *out_arg)
+             const char        *out_arg,
+             ToolProgress      *progress)
 {
   g_autoptr(GFile) destination = g_file_new_for_commandline_arg (out_arg);
   g_autoptr(GError) error = NULL;
@@ -89,6 +92,8 @@ write_items (SafetensorsWriter *writer,
       tool_print_file_error (out_arg, error);
       return TOOL_EXIT_FAILURE;
     }
+  tool_progress_set_total (progress, safetensors_writer_get_total_bytes (writer));
+  tool_progress_watch_writer (progress, writer);
 
   for (guint i = 0; i < items->len; i++)
     {
@@ -107,6 +112,7 @@ write_items (SafetensorsWriter *writer,
           if (chunk == NULL)
             {
               safetensors_writer_abort (writer);
+              tool_progress_finish (progress, FALSE);
               tool_print_file_error (item->arg, error);
               return TOOL_EXIT_FAILURE;
             }
@@ -114,6 +120,7 @@ write_items (SafetensorsWriter *writer,
           data = g_bytes_get_data (chunk, &len);
           if (!safetensors_writer_write_chunk (writer, item->name, data, len, NULL, &error))
             {
+              tool_progress_finish (progress, FALSE);
               tool_print_file_error (out_arg, error);
               return TOOL_EXIT_FAILURE;
             }
@@ -122,9 +129,11 @@ write_items (SafetensorsWriter *writer,
 
   if (!safetensors_writer_finish (writer, NULL, &error))
     {
+      tool_progress_finish (progress, FALSE);
       tool_print_file_error (out_arg, error);
       return TOOL_EXIT_FAILURE;
     }
+  tool_progress_finish (progress, TRUE);
 
   return TOOL_EXIT_OK;
 }
@@ -231,15 +240,18 @@ command_cat (const ToolCommand  *command,
 {
   gboolean prefix = FALSE;
   gboolean no_mmap = FALSE;
+  gboolean quiet = FALSE;
   const GOptionEntry entries[] = {
     { "prefix", 'p', 0, G_OPTION_ARG_NONE, &prefix,
       "Prefix each tensor name with its input's basename without extension and “.”", NULL },
     TOOL_OPTION_NO_MMAP (&no_mmap),
+    TOOL_OPTION_QUIET (&quiet),
     G_OPTION_ENTRY_NULL
   };
   g_auto(GStrv) args = NULL;
   g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (copy_item_free);
   g_autoptr(GHashTable) origins = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(ToolProgress) progress = NULL;
   g_autoptr(SafetensorsWriter) writer = NULL;
   SafetensorsFile **files = NULL;
   char **inputs;
@@ -248,6 +260,7 @@ command_cat (const ToolCommand  *command,
 
   if (!tool_parse_options (command, entries, argc, argv, &args))
     return TOOL_EXIT_USAGE;
+  progress = tool_progress_new (quiet);
 
   inputs = args + 1;
   n_inputs = g_strv_length (inputs);
@@ -289,7 +302,7 @@ command_cat (const ToolCommand  *command,
   if (!merge_metadata (writer, inputs, files, prefix))
     goto out;
 
-  status = write_items (writer, items, args[0]);
+  status = write_items (writer, items, args[0], progress);
 
 out:
   /* The items hold references on the tensors, which keep their files
@@ -311,13 +324,16 @@ command_extract (const ToolCommand  *command,
                  char              **argv)
 {
   gboolean no_mmap = FALSE;
+  gboolean quiet = FALSE;
   const GOptionEntry entries[] = {
     TOOL_OPTION_NO_MMAP (&no_mmap),
+    TOOL_OPTION_QUIET (&quiet),
     G_OPTION_ENTRY_NULL
   };
   g_auto(GStrv) args = NULL;
   g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (copy_item_free);
   g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(ToolProgress) progress = NULL;
   g_autoptr(SafetensorsFile) file = NULL;
   g_autoptr(SafetensorsWriter) writer = NULL;
   g_auto(GStrv) keys = NULL;
@@ -325,6 +341,7 @@ command_extract (const ToolCommand  *command,
 
   if (!tool_parse_options (command, entries, argc, argv, &args))
     return TOOL_EXIT_USAGE;
+  progress = tool_progress_new (quiet);
 
   file = tool_open_file (args[0], no_mmap, &error);
   if (file == NULL)
@@ -350,7 +367,7 @@ command_extract (const ToolCommand  *command,
     safetensors_writer_set_metadata_value (writer, keys[k],
                                            safetensors_file_get_metadata_value (file, keys[k]));
 
-  return write_items (writer, items, args[1]);
+  return write_items (writer, items, args[1], progress);
 }
 
 /* ------------------------------------------------------------------ */

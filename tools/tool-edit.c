@@ -13,6 +13,7 @@
 #include "safetensors-npy-private.h"
 
 #include "tool-common.h"
+#include "tool-progress.h"
 
 /* ------------------------------------------------------------------ */
 /* Edit sessions                                                      */
@@ -465,11 +466,15 @@ command_compact (const ToolCommand  *command,
                  char              **argv)
 {
   EditOptions options = { 0 };
+  gboolean quiet = FALSE;
   const GOptionEntry entries[] = {
     EDIT_OPTION_STATS (&options),
+    TOOL_OPTION_QUIET (&quiet),
     G_OPTION_ENTRY_NULL
   };
   g_auto(GStrv) args = NULL;
+  /* Declared before the file, so that it outlives the file's handlers. */
+  g_autoptr(ToolProgress) progress = NULL;
   g_autoptr(SafetensorsFile) file = NULL;
   GError *error = NULL;
   gboolean ok;
@@ -481,7 +486,18 @@ command_compact (const ToolCommand  *command,
   if (file == NULL)
     return tool_fail_with_error (args[0], error);
 
+  /* The commit reports the fraction of its copying that is done; the
+   * bytes it wrote are known once it is done. */
+  progress = tool_progress_new (quiet);
+  tool_progress_watch_commit (progress, file);
   ok = safetensors_file_compact (file, NULL, &error);
+  if (ok)
+    {
+      g_autoptr(SafetensorsCommitStats) stats = safetensors_file_get_commit_stats (file);
+
+      tool_progress_set_total (progress, stats->bytes_written);
+    }
+  tool_progress_finish (progress, ok);
 
   return edit_close (file, args[0], &options, ok ? NULL : error);
 }

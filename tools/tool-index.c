@@ -12,6 +12,7 @@
 #include "safetensors-index.h"
 
 #include "tool-common.h"
+#include "tool-progress.h"
 
 #define COPY_CHUNK_SIZE (4 * 1024 * 1024)
 #define DEFAULT_MAX_SHARD_SIZE G_GUINT64_CONSTANT (5000000000)
@@ -23,12 +24,13 @@ compare_strings (const void *a,
   return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
-/* Writes @tensors (names kept) and @file's metadata to @destination,
- * data chunk by chunk. */
+/* Writes @tensors (names kept) and @metadata to @destination, data chunk
+ * by chunk, as the next part of @progress. */
 static gboolean
 write_tensors (GPtrArray        *tensors,
                GHashTable       *metadata,
                GFile            *destination,
+               ToolProgress     *progress,
                GError          **error)
 {
   g_autoptr(SafetensorsWriter) writer = safetensors_writer_new (SAFETENSORS_WRITER_FLAGS_NONE);
@@ -53,6 +55,7 @@ write_tensors (GPtrArray        *tensors,
 
   if (!safetensors_writer_begin (writer, destination, NULL, error))
     return FALSE;
+  tool_progress_watch_writer (progress, writer);
 
   for (guint i = 0; i < tensors->len; i++)
     {
@@ -176,14 +179,17 @@ command_split (const ToolCommand  *command,
 {
   g_autofree char *max_text = NULL;
   gboolean no_mmap = FALSE;
+  gboolean quiet = FALSE;
   const GOptionEntry entries[] = {
     { "max-shard-size", 0, 0, G_OPTION_ARG_STRING, &max_text,
       "Largest size of tensor data per shard (default 5GB)", "SIZE" },
     TOOL_OPTION_NO_MMAP (&no_mmap),
+    TOOL_OPTION_QUIET (&quiet),
     G_OPTION_ENTRY_NULL
   };
   g_auto(GStrv) args = NULL;
   g_auto(GStrv) names = NULL;
+  g_autoptr(ToolProgress) progress = NULL;
   g_autoptr(SafetensorsFile) file = NULL;
   g_autoptr(GPtrArray) shards = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
   g_autoptr(GPtrArray) shard_names = g_ptr_array_new_with_free_func (g_free);
@@ -200,6 +206,7 @@ command_split (const ToolCommand  *command,
 
   if (!tool_parse_options (command, entries, argc, argv, &args))
     return TOOL_EXIT_USAGE;
+  progress = tool_progress_new (quiet);
   if (max_text != NULL && !parse_size (max_text, &max_size))
     {
       g_printerr ("%s: --max-shard-size takes a size such as 5GB, 500MiB or 1000000, not “%s”\n",
@@ -246,6 +253,7 @@ command_split (const ToolCommand  *command,
     }
 
   base = checkpoint_name (args[0]);
+  tool_progress_set_total (progress, total);
   for (guint s = 0; s < shards->len; s++)
     {
       g_autoptr(GFile) destination = NULL;
@@ -253,8 +261,9 @@ command_split (const ToolCommand  *command,
 
       g_ptr_array_add (shard_names, shard_name);
       destination = g_file_get_child (folder, shard_name);
-      if (!write_tensors (g_ptr_array_index (shards, s), metadata, destination, &error))
+      if (!write_tensors (g_ptr_array_index (shards, s), metadata, destination, progress, &error))
         {
+          tool_progress_finish (progress, FALSE);
           g_printerr ("%s: %s\n", TOOL_NAME, error->message);
           g_error_free (error);
           return TOOL_EXIT_FAILURE;
@@ -267,7 +276,11 @@ command_split (const ToolCommand  *command,
   index_file = g_file_get_child (folder, index_name);
   if (!g_file_replace_contents (index_file, json, strlen (json), NULL, FALSE,
                                 G_FILE_CREATE_NONE, NULL, NULL, &error))
-    return tool_fail_with_error (args[1], error);
+    {
+      tool_progress_finish (progress, FALSE);
+      return tool_fail_with_error (args[1], error);
+    }
+  tool_progress_finish (progress, TRUE);
 
   {
     g_autoptr(GString) out = g_string_new (NULL);
@@ -291,6 +304,12 @@ command_merge (const ToolCommand  *command,
                int                 argc,
                char              **argv)
 {
+  gboolean quiet = FALSE;
+  const GOptionEntry entries[] = {
+    TOOL_OPTION_QUIET (&quiet),
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr(ToolProgress) progress = NULL;
   g_auto(GStrv) args = NULL;
   g_auto(GStrv) names = NULL;
   g_auto(GStrv) shard_names = NULL;
@@ -301,8 +320,9 @@ command_merge (const ToolCommand  *command,
   g_autoptr(GHashTable) metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   GError *error = NULL;
 
-  if (!tool_parse_options (command, NULL, argc, argv, &args))
+  if (!tool_parse_options (command, entries, argc, argv, &args))
     return TOOL_EXIT_USAGE;
+  progress = tool_progress_new (quiet);
 
   location = g_file_new_for_commandline_arg (args[0]);
   index = safetensors_index_open (location, NULL, &error);
@@ -312,6 +332,7 @@ command_merge (const ToolCommand  *command,
   names = safetensors_index_get_tensor_names (index);
   for (guint i = 0; names[i] != NULL; i++)
     g_ptr_array_add (tensors, safetensors_index_lookup (index, names[i], NULL));
+  tool_progress_set_total (progress, safetensors_index_get_total_size (index));
 
   /* Shards normally carry the same metadata; different values for one
    * key cannot be merged. */
@@ -338,8 +359,12 @@ command_merge (const ToolCommand  *command,
     }
 
   destination = g_file_new_for_commandline_arg (args[1]);
-  if (!write_tensors (tensors, metadata, destination, &error))
-    return tool_fail_with_error (args[1], error);
+  if (!write_tensors (tensors, metadata, destination, progress, &error))
+    {
+      tool_progress_finish (progress, FALSE);
+      return tool_fail_with_error (args[1], error);
+    }
+  tool_progress_finish (progress, TRUE);
 
   return TOOL_EXIT_OK;
 }

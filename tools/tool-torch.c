@@ -3,63 +3,12 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "safetensors-torch-private.h"
 
 #include "tool-common.h"
-
-#define PROGRESS_BAR_WIDTH 30
-
-typedef struct
-{
-  gboolean shown;
-} ProgressBar;
-
-static void
-format_size (char    *buffer,
-             gsize    len,
-             guint64  n_bytes)
-{
-  g_autofree char *text = g_format_size_full (n_bytes, G_FORMAT_SIZE_IEC_UNITS);
-
-  g_strlcpy (buffer, text, len);
-}
-
-static void
-progress_bar_update (goffset  current,
-                     goffset  total,
-                     gpointer user_data)
-{
-  ProgressBar *bar = user_data;
-  guint filled = total > 0 ? (guint) ((double) current / total * PROGRESS_BAR_WIDTH) : PROGRESS_BAR_WIDTH;
-  char done[32], all[32];
-  char cells[PROGRESS_BAR_WIDTH + 1];
-
-  for (guint i = 0; i < PROGRESS_BAR_WIDTH; i++)
-    cells[i] = i < filled ? '#' : ' ';
-  cells[PROGRESS_BAR_WIDTH] = '\0';
-  format_size (done, sizeof done, current);
-  format_size (all, sizeof all, total);
-
-  /* \033[K clears what a longer previous line left. */
-  fprintf (stderr, "\r%3d%% [%s] %s / %s\033[K",
-           total > 0 ? (int) ((double) current / total * 100) : 100, cells, done, all);
-  fflush (stderr);
-  bar->shown = TRUE;
-}
-
-static void
-progress_bar_end (ProgressBar *bar,
-                  gboolean     success)
-{
-  if (!bar->shown)
-    return;
-  fprintf (stderr, success ? "\n" : "\r\033[K");
-  bar->shown = FALSE;
-}
+#include "tool-progress.h"
 
 static char *
 display_name (const char *name)
@@ -218,8 +167,7 @@ command_import_pytorch (const ToolCommand  *command,
   g_autoptr(SafetensorsTorchPlan) plan = NULL;
   g_autoptr(GError) error = NULL;
   SafetensorsImportFlags flags = SAFETENSORS_IMPORT_FLAGS_NONE;
-  ProgressBar bar = { FALSE };
-  gboolean show_progress;
+  g_autoptr(ToolProgress) progress = NULL;
 
   if (!tool_parse_options (command, entries, argc, argv, &args))
     return TOOL_EXIT_USAGE;
@@ -264,21 +212,23 @@ command_import_pytorch (const ToolCommand  *command,
   if (!quiet)
     report_skipped (args[0], plan);
 
-  show_progress = !quiet && isatty (STDERR_FILENO);
+  progress = tool_progress_new (quiet);
+  tool_progress_set_total (progress, plan->total_bytes);
   destination = g_file_new_for_commandline_arg (args[1]);
   if (!safetensors_torch_plan_write (checkpoint, plan, destination,
-                                     show_progress ? progress_bar_update : NULL, &bar,
+                                     tool_progress_is_enabled (progress) ?
+                                       tool_progress_file_callback : NULL, progress,
                                      NULL, &error))
     {
       g_autofree char *source_name = g_file_get_parse_name (source);
 
-      progress_bar_end (&bar, FALSE);
+      tool_progress_finish (progress, FALSE);
       /* Read errors name the checkpoint, the others the output. */
       tool_print_file_error (g_str_has_prefix (error->message, source_name) ? args[0] : args[1],
                              error);
       return TOOL_EXIT_FAILURE;
     }
-  progress_bar_end (&bar, TRUE);
+  tool_progress_finish (progress, TRUE);
 
   return TOOL_EXIT_OK;
 }
