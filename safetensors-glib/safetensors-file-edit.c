@@ -194,8 +194,13 @@ lookup_existing (SafetensorsFile  *self,
   SafetensorsTensor *tensor = g_hash_table_lookup (self->by_name, name);
 
   if (tensor == NULL)
-    g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_TENSOR_NOT_FOUND,
-                 "%s: no tensor named “%s”", display_name (self), name);
+    {
+      /* Messages are UTF-8, whatever the caller passed. */
+      g_autofree char *shown = g_utf8_make_valid (name, -1);
+
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_TENSOR_NOT_FOUND,
+                   "%s: no tensor named “%s”", display_name (self), shown);
+    }
   return tensor;
 }
 
@@ -497,10 +502,12 @@ safetensors_file_rename_tensor (SafetensorsFile  *self,
 
   if (!g_utf8_validate (new_name, -1, NULL) || strcmp (new_name, "__metadata__") == 0)
     {
+      g_autofree char *shown = g_utf8_make_valid (new_name, -1);
+
       g_set_error (error, SAFETENSORS_ERROR,
                    strcmp (new_name, "__metadata__") == 0 ? SAFETENSORS_ERROR_RESERVED_NAME
                                                           : SAFETENSORS_ERROR_INVALID_ARGUMENT,
-                   "%s: “%s” cannot name a tensor", display_name (self), new_name);
+                   "%s: “%s” cannot name a tensor", display_name (self), shown);
       return FALSE;
     }
   if (g_hash_table_contains (self->by_name, new_name))

@@ -652,9 +652,12 @@ safetensors_file_lookup (SafetensorsFile  *self,
   tensor = g_hash_table_lookup (self->by_name, name);
   if (tensor == NULL)
     {
+      /* Messages are UTF-8, whatever the caller passed. */
+      g_autofree char *shown = g_utf8_make_valid (name, -1);
+
       g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_TENSOR_NOT_FOUND,
                    "%s: no tensor named “%s”",
-                   safetensors_storage_get_display_name (self->storage), name);
+                   safetensors_storage_get_display_name (self->storage), shown);
       return NULL;
     }
 

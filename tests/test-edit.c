@@ -1128,6 +1128,39 @@ test_keep_free_straddling (void)
     }
 }
 
+/* Names that are not UTF-8 are refused, or not found, with messages that
+ * are UTF-8 all the same (found by fuzz-edit). */
+static void
+test_invalid_utf8_names (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = new_path ("utf8.safetensors");
+  g_autoptr(SafetensorsFile) file = open_rw (path, SAFETENSORS_OPEN_FLAGS_READ_WRITE);
+  g_autoptr(SafetensorsTensor) tensor = NULL;
+  const guint64 n = 2;
+
+  safetensors_file_add_tensor (file, "a", SAFETENSORS_DTYPE_U8, &n, 1, NULL, &error);
+  g_assert_no_error (error);
+
+  g_assert_false (safetensors_file_rename_tensor (file, "a", "\xff\xfe", &error));
+  g_assert_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_ARGUMENT);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  g_clear_error (&error);
+
+  g_assert_false (safetensors_file_remove_tensor (file, "b\xc3", &error));
+  g_assert_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_TENSOR_NOT_FOUND);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  g_clear_error (&error);
+
+  tensor = safetensors_file_lookup (file, "\x80", &error);
+  g_assert_null (tensor);
+  g_assert_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_TENSOR_NOT_FOUND);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  g_clear_error (&error);
+
+  g_assert_true (safetensors_file_contains (file, "a"));
+}
+
 static void
 add_backend_test (const char    *path,
                   GTestDataFunc  func)
@@ -1155,6 +1188,7 @@ main (int   argc,
   g_test_add_func ("/safetensors/edit/keep-free-straddling", test_keep_free_straddling);
   g_test_add_func ("/safetensors/edit/write-through-mapping", test_write_through_mapping);
   g_test_add_func ("/safetensors/edit/stale-views", test_stale_views_do_not_crash);
+  g_test_add_func ("/safetensors/edit/invalid-utf8-names", test_invalid_utf8_names);
 
   return g_test_run ();
 }
