@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "safetensors-context-private.h"
 #include "safetensors-error.h"
 #include "safetensors-file-private.h"
 #include "safetensors-header-writer-private.h"
@@ -441,8 +442,8 @@ commit_job_add_progress (CommitJob *job,
 
       report->file = g_object_ref (job->file);
       report->progress = progress;
-      g_main_context_invoke_full (job->context, G_PRIORITY_DEFAULT, deliver_progress,
-                                  report, progress_report_free);
+      safetensors_call_in_context (job->context, deliver_progress,
+                                   report, progress_report_free);
     }
 }
 

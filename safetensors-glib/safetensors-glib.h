@@ -18,5 +18,6 @@
 # include "safetensors-file.h"
 # include "safetensors-writer.h"
 # include "safetensors-torch.h"
+# include "safetensors-pytorch-import.h"
 # include "safetensors-index.h"
 #undef SAFETENSORS_INSIDE

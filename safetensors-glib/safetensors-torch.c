@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "safetensors-context-private.h"
 #include "safetensors-error.h"
 #include "safetensors-npy-private.h"
 #include "safetensors-torch-private.h"
@@ -434,8 +435,8 @@ progress_relay_clear (ProgressRelay *relay)
     {
       ProgressRelay *copy = g_memdup2 (relay, sizeof *relay);
 
-      g_main_context_invoke_full (relay->context, G_PRIORITY_DEFAULT, destroy_relay_data,
-                                  copy, g_free);
+      safetensors_call_in_context (relay->context, destroy_relay_data,
+                                   copy, g_free);
     }
   g_main_context_unref (relay->context);
 }
@@ -475,8 +476,8 @@ relay_progress (goffset  current,
   report->relay = g_atomic_rc_box_acquire (relay);
   report->current = current;
   report->total = total;
-  g_main_context_invoke_full (relay->context, G_PRIORITY_DEFAULT, deliver_progress,
-                              report, progress_report_free);
+  safetensors_call_in_context (relay->context, deliver_progress,
+                               report, progress_report_free);
 }
 
 typedef struct

@@ -6,6 +6,7 @@
  * streams to the output, finishing (sync and async) and progress.
  */
 
+#include "safetensors-context-private.h"
 #include "safetensors-error.h"
 #include "safetensors-writer-private.h"
 
@@ -35,9 +36,9 @@ progress_add (SafetensorsWriter *self,
   if (self->notify_context == NULL)
     safetensors_writer_notify_bytes_written (self);
   else
-    g_main_context_invoke_full (self->notify_context, G_PRIORITY_DEFAULT,
-                                notify_bytes_written_in_context,
-                                g_object_ref (self), g_object_unref);
+    safetensors_call_in_context (self->notify_context,
+                                 notify_bytes_written_in_context,
+                                 g_object_ref (self), g_object_unref);
 }
 
 static guint64

@@ -1,0 +1,24 @@
+/* safetensors-context-private.h
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Calls @func (@data) from @context's main loop, later, whatever thread
+ * this is; @notify frees @data there after the call.
+ *
+ * Unlike g_main_context_invoke_full(), never calls @func right away in
+ * this thread: that function does so when nobody owns @context at the
+ * time, which would run a caller's callback (or a property notification)
+ * in a worker thread whenever the caller is not iterating its loop yet. */
+void safetensors_call_in_context (GMainContext   *context,
+                                  GSourceFunc     func,
+                                  gpointer        data,
+                                  GDestroyNotify  notify);
+
+G_END_DECLS
