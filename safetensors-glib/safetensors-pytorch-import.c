@@ -235,6 +235,8 @@ safetensors_pytorch_import_new (GFile                   *source,
  * safetensors_pytorch_import_get_source: (get-property source)
  * @self: an import
  *
+ * Gets the checkpoint the import reads.
+ *
  * Returns: (transfer none): the checkpoint
  *
  * Since: 1.0
@@ -250,6 +252,8 @@ safetensors_pytorch_import_get_source (SafetensorsPytorchImport *self)
 /**
  * safetensors_pytorch_import_get_n_tensors:
  * @self: an import
+ *
+ * Gets the number of tensors the import writes.
  *
  * Returns: how many tensors the file will hold
  *
@@ -276,6 +280,8 @@ get_planned (SafetensorsPytorchImport *self,
  * @index: a tensor, in layout order, below
  *   [method@Safetensors.PytorchImport.get_n_tensors]
  *
+ * Gets the name of a planned tensor.
+ *
  * Returns: the tensor's name in the file: the path to it in the
  *   checkpoint, joined with dots
  *
@@ -296,6 +302,8 @@ safetensors_pytorch_import_get_tensor_name (SafetensorsPytorchImport *self,
  * @self: an import
  * @index: a tensor, in layout order
  *
+ * Gets the dtype of a planned tensor.
+ *
  * Returns: the tensor's dtype
  *
  * Since: 1.0
@@ -315,6 +323,8 @@ safetensors_pytorch_import_get_tensor_dtype (SafetensorsPytorchImport *self,
  * @self: an import
  * @index: a tensor, in layout order
  * @n_dims: (out): return location for the number of dimensions
+ *
+ * Gets the shape of a planned tensor.
  *
  * Returns: (array length=n_dims) (transfer none) (nullable): the tensor's
  *   shape; %NULL for a scalar
@@ -342,6 +352,8 @@ safetensors_pytorch_import_get_tensor_shape (SafetensorsPytorchImport *self,
  * @self: an import
  * @index: a tensor, in layout order
  *
+ * Gets the size in bytes of a planned tensor.
+ *
  * Returns: the bytes the tensor will take in the file
  *
  * Since: 1.0
@@ -359,6 +371,8 @@ safetensors_pytorch_import_get_tensor_size (SafetensorsPytorchImport *self,
 /**
  * safetensors_pytorch_import_get_total_bytes: (get-property total-bytes)
  * @self: an import
+ *
+ * Gets the number of tensor bytes a write writes.
  *
  * Returns: the sum of the tensors' sizes
  *
@@ -418,6 +432,8 @@ safetensors_pytorch_import_get_skipped (SafetensorsPytorchImport *self)
  * @self: an import
  * @name: a name from [method@Safetensors.PytorchImport.get_skipped]
  *
+ * Gets why a value of the checkpoint is not written.
+ *
  * Returns: (nullable): why @name is left out, such as `int` or `str`
  *   (its type), or %NULL when it is not
  *
@@ -437,6 +453,8 @@ safetensors_pytorch_import_get_skip_reason (SafetensorsPytorchImport *self,
  * safetensors_pytorch_import_get_metadata:
  * @self: an import
  *
+ * Gets the metadata the file will hold.
+ *
  * Returns: (transfer none) (element-type utf8 utf8): the `__metadata__`
  *   the file will hold: `"format": "pt"`, the aliases and any stored
  *   values
@@ -454,6 +472,8 @@ safetensors_pytorch_import_get_metadata (SafetensorsPytorchImport *self)
 /**
  * safetensors_pytorch_import_get_bytes_written: (get-property bytes-written)
  * @self: an import
+ *
+ * Gets the progress of the running or last write.
  *
  * Returns: the tensor bytes the running or last write has written
  *

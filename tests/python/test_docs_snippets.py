@@ -7,7 +7,8 @@
 # docs/gjs.md: each ```js block is a module run with `gjs -m`, in order.
 # docs/vala.md: each ```vala block is a program compiled against the
 # build tree's VAPI and run, in order.
-# All in one scratch folder per guide holding a copy of example.safetensors;
+# All in one scratch folder per guide holding a copy of example.safetensors
+# and of tests/data/torch/model.pt;
 # "/path/to/" in a snippet stands for that folder.
 
 import os
@@ -39,6 +40,7 @@ def code_blocks(guide, language):
 def scratch(tmp_path):
     shutil.copyfile(os.path.join(DATA_DIR, 'example.safetensors'),
                     tmp_path / 'example.safetensors')
+    shutil.copyfile(os.path.join(DATA_DIR, 'torch', 'model.pt'), tmp_path / 'model.pt')
     return tmp_path
 
 
