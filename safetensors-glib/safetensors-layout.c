@@ -449,7 +449,9 @@ safetensors_layout_plan_compact (GArray                *items,
         safetensors_layout_plan_clear (&trial_plan);
     }
 
-  memcpy (items->data, best_items->data, sizeof (SafetensorsLayoutItem) * items->len);
+  /* No tensors: the arrays have no data at all, not even for memcpy (). */
+  if (items->len > 0)
+    memcpy (items->data, best_items->data, sizeof (SafetensorsLayoutItem) * items->len);
   *plan = best;
   return TRUE;
 }

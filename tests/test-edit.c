@@ -1161,6 +1161,38 @@ test_invalid_utf8_names (void)
   g_assert_true (safetensors_file_contains (file, "a"));
 }
 
+/* Compacting away the last tensor of a keep-free file leaves a file
+ * without tensors (found by fuzz-edit: with no tensors the planner passed
+ * NULL to memcpy (), which UBSan reports). */
+static void
+test_compact_to_empty (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = new_path ("compact-empty.safetensors");
+  g_autoptr(SafetensorsFile) file = open_rw (path, SAFETENSORS_OPEN_FLAGS_READ_WRITE |
+                                                   SAFETENSORS_OPEN_FLAGS_KEEP_FREE);
+  g_autoptr(SafetensorsFile) check = NULL;
+  const guint64 n = 6;
+
+  safetensors_file_add_tensor (file, "b", SAFETENSORS_DTYPE_BOOL, &n, 1, NULL, &error);
+  g_assert_no_error (error);
+  safetensors_file_commit (file, NULL, &error);
+  g_assert_no_error (error);
+  safetensors_file_remove_tensor (file, "b", &error);
+  g_assert_no_error (error);
+
+  g_assert_true (safetensors_file_compact (file, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (safetensors_file_get_n_tensors (file), ==, 0);
+  g_assert_cmpuint (safetensors_file_get_free_bytes (file), ==, 0);
+  safetensors_file_close (file, NULL, &error);
+  g_assert_no_error (error);
+
+  check = reopen_strict (path);
+  g_assert_cmpuint (safetensors_file_get_n_tensors (check), ==, 0);
+  g_assert_cmpuint (safetensors_file_get_size (check), ==, safetensors_file_get_data_start (check));
+}
+
 static void
 add_backend_test (const char    *path,
                   GTestDataFunc  func)
@@ -1189,6 +1221,7 @@ main (int   argc,
   g_test_add_func ("/safetensors/edit/write-through-mapping", test_write_through_mapping);
   g_test_add_func ("/safetensors/edit/stale-views", test_stale_views_do_not_crash);
   g_test_add_func ("/safetensors/edit/invalid-utf8-names", test_invalid_utf8_names);
+  g_test_add_func ("/safetensors/edit/compact-to-empty", test_compact_to_empty);
 
   return g_test_run ();
 }
