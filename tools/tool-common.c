@@ -114,6 +114,8 @@ tool_open_file (const char  *arg,
   g_autoptr(GFile) file = g_file_new_for_commandline_arg (arg);
   SafetensorsOpenFlags flags = SAFETENSORS_OPEN_FLAGS_NONE;
 
+  if (!tool_check_not_index (arg, error))
+    return NULL;
   if (no_mmap)
     flags |= SAFETENSORS_OPEN_FLAGS_NO_MMAP;
 
@@ -190,6 +192,129 @@ tool_print_file_error (const char   *arg,
                        const GError *error)
 {
   g_printerr ("%s: %s: %s\n", TOOL_NAME, arg, tool_error_get_message (arg, error));
+}
+
+/* Sharded checkpoints */
+
+/**
+ * tool_arg_is_index:
+ * @arg: a path or URI as given on the command line
+ *
+ * Whether @arg names the index of a sharded checkpoint, such as
+ * `model.safetensors.index.json`. The name decides, as it does for the
+ * Hugging Face libraries.
+ *
+ * Returns: %TRUE if @arg ends in `.index.json`
+ */
+gboolean
+tool_arg_is_index (const char *arg)
+{
+  return g_str_has_suffix (arg, ".index.json");
+}
+
+/**
+ * tool_check_not_index:
+ * @arg: a path or URI as given on the command line
+ * @error: return location for a #GError
+ *
+ * For commands that take a single .safetensors file: an index would
+ * otherwise fail as a file with a nonsensical header length.
+ *
+ * Returns: %FALSE, with %SAFETENSORS_ERROR_UNSUPPORTED, if @arg is an
+ *   index
+ */
+gboolean
+tool_check_not_index (const char  *arg,
+                      GError     **error)
+{
+  if (!tool_arg_is_index (arg))
+    return TRUE;
+
+  g_set_error_literal (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_UNSUPPORTED,
+                       "the index of a sharded checkpoint, not a .safetensors file "
+                       "(“merge” joins its shards into one)");
+  return FALSE;
+}
+
+/**
+ * tool_open_index:
+ * @arg: a path or URI as given on the command line
+ * @error: return location for a #GError
+ *
+ * Opens the index of a sharded checkpoint and every shard it names,
+ * checking that they agree.
+ *
+ * Returns: (transfer full): the index, or %NULL on error
+ */
+SafetensorsIndex *
+tool_open_index (const char  *arg,
+                 GError     **error)
+{
+  g_autoptr(GFile) file = g_file_new_for_commandline_arg (arg);
+  g_autofree char *prefix = NULL;
+  SafetensorsIndex *index;
+  GError *local_error = NULL;
+
+  index = safetensors_index_open (file, NULL, &local_error);
+  if (index != NULL)
+    return index;
+
+  /* GIO words a missing index “Error opening file PATH: No such file or
+   * directory”; the caller prints the argument in front already. */
+  if (g_file_peek_path (file) != NULL)
+    prefix = g_strdup_printf ("Error opening file %s: ", g_file_peek_path (file));
+  if (prefix != NULL && g_str_has_prefix (local_error->message, prefix))
+    {
+      char *message = g_strdup (local_error->message + strlen (prefix));
+
+      g_free (local_error->message);
+      local_error->message = message;
+    }
+  g_propagate_error (error, local_error);
+  return NULL;
+}
+
+/**
+ * tool_index_get_metadata:
+ * @index: a sharded checkpoint
+ * @error: return location for a #GError
+ *
+ * The metadata of the checkpoint as one file: the union of its shards'
+ * `__metadata__`, which is what merging the shards writes. Shards
+ * normally carry the same entries; a key with different values in two
+ * shards has no single value.
+ *
+ * Returns: (transfer full) (element-type utf8 utf8): the metadata, or
+ *   %NULL with %SAFETENSORS_ERROR_INVALID_DATA
+ */
+GHashTable *
+tool_index_get_metadata (SafetensorsIndex  *index,
+                         GError           **error)
+{
+  g_autoptr(GHashTable) metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_auto(GStrv) shard_names = safetensors_index_get_shard_names (index);
+
+  for (guint s = 0; shard_names[s] != NULL; s++)
+    {
+      SafetensorsFile *shard = safetensors_index_get_shard (index, shard_names[s]);
+      g_auto(GStrv) keys = safetensors_file_get_metadata_keys (shard);
+
+      for (guint k = 0; keys[k] != NULL; k++)
+        {
+          const char *value = safetensors_file_get_metadata_value (shard, keys[k]);
+          const char *known = g_hash_table_lookup (metadata, keys[k]);
+
+          if (known != NULL && !g_str_equal (known, value))
+            {
+              g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_DATA,
+                           "metadata “%s” differs between shards", keys[k]);
+              return NULL;
+            }
+          g_hash_table_insert (metadata, g_strdup (keys[k]), g_strdup (value));
+        }
+    }
+
+  return g_steal_pointer (&metadata);
 }
 
 /* Output */
@@ -400,11 +525,67 @@ tool_json_append_nullable_string (GString    *out,
     tool_json_append_string (out, str);
 }
 
+/**
+ * tool_json_append_error:
+ * @out: where to append
+ * @arg: the command-line argument @error is about
+ * @error: the error
+ *
+ * Appends `{"error":{"file":…,"code":…,"message":…}}`, with the members
+ * of a failed `validate` report.
+ */
+void
+tool_json_append_error (GString      *out,
+                        const char   *arg,
+                        const GError *error)
+{
+  g_string_append_c (out, '{');
+  tool_json_append_member (out, "error");
+  g_string_append_c (out, '{');
+  tool_json_append_member (out, "file");
+  tool_json_append_string (out, arg);
+  g_string_append_c (out, ',');
+  tool_json_append_member (out, "code");
+  tool_json_append_string (out, tool_error_get_code_nick (error));
+  g_string_append_c (out, ',');
+  tool_json_append_member (out, "message");
+  tool_json_append_string (out, tool_error_get_message (arg, error));
+  g_string_append (out, "}}\n");
+}
+
 int
 tool_fail_with_error (const char *arg,
                       GError     *error)
 {
+  return tool_fail_with_error_json (arg, error, FALSE);
+}
+
+/**
+ * tool_fail_with_error_json:
+ * @arg: the command-line argument @error is about
+ * @error: (transfer full): the error
+ * @json: whether the command was asked for JSON
+ *
+ * Prints `safetensors-tool: ARG: message` on stderr and, with @json, the
+ * error object (see tool_json_append_error()) on stdout, so that a
+ * script reading the JSON gets the error code too. Call it before
+ * anything else is written to stdout.
+ *
+ * Returns: %TOOL_EXIT_FAILURE
+ */
+int
+tool_fail_with_error_json (const char *arg,
+                           GError     *error,
+                           gboolean    json)
+{
   tool_print_file_error (arg, error);
+  if (json)
+    {
+      g_autoptr(GString) out = g_string_new (NULL);
+
+      tool_json_append_error (out, arg, error);
+      tool_write_stdout (out);
+    }
   g_error_free (error);
   return TOOL_EXIT_FAILURE;
 }

@@ -82,6 +82,19 @@ void              tool_print_file_error     (const char          *arg,
 /* Prints the error for @arg, frees it and returns TOOL_EXIT_FAILURE. */
 int               tool_fail_with_error      (const char          *arg,
                                              GError              *error);
+/* The same; with @json, also prints the error object on stdout. */
+int               tool_fail_with_error_json (const char          *arg,
+                                             GError              *error,
+                                             gboolean             json);
+
+/* Sharded checkpoints */
+gboolean          tool_arg_is_index         (const char          *arg);
+gboolean          tool_check_not_index      (const char          *arg,
+                                             GError             **error);
+SafetensorsIndex *tool_open_index           (const char          *arg,
+                                             GError             **error);
+GHashTable       *tool_index_get_metadata   (SafetensorsIndex    *index,
+                                             GError             **error);
 
 /* Output */
 void              tool_write_stdout         (GString             *text);
@@ -106,5 +119,8 @@ void              tool_json_append_uint64   (GString             *out,
 void              tool_json_append_nullable_string
                                             (GString             *out,
                                              const char          *str);
+void              tool_json_append_error    (GString             *out,
+                                             const char          *arg,
+                                             const GError        *error);
 
 G_END_DECLS

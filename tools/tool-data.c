@@ -34,6 +34,94 @@ sorted_tensor_names (SafetensorsFile *file)
   return names;
 }
 
+/* A .safetensors file, or the index of a sharded checkpoint read as the
+ * file merging its shards would be: the same tensors and metadata. */
+typedef struct
+{
+  SafetensorsFile  *file;
+  SafetensorsIndex *index;
+  GHashTable       *metadata;   /* of an index, when asked for */
+} Checkpoint;
+
+static void
+checkpoint_clear (Checkpoint *self)
+{
+  g_clear_object (&self->file);
+  g_clear_object (&self->index);
+  g_clear_pointer (&self->metadata, g_hash_table_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Checkpoint, checkpoint_clear)
+
+static gboolean
+checkpoint_open (Checkpoint  *self,
+                 const char  *arg,
+                 gboolean     no_mmap,
+                 gboolean     with_metadata,
+                 GError     **error)
+{
+  if (!tool_arg_is_index (arg))
+    {
+      self->file = tool_open_file (arg, no_mmap, error);
+      return self->file != NULL;
+    }
+
+  self->index = tool_open_index (arg, error);
+  if (self->index == NULL)
+    return FALSE;
+  if (with_metadata)
+    self->metadata = tool_index_get_metadata (self->index, error);
+
+  return !with_metadata || self->metadata != NULL;
+}
+
+/* Sorted bytewise. */
+static char **
+checkpoint_get_tensor_names (Checkpoint *self)
+{
+  if (self->index != NULL)
+    return safetensors_index_get_tensor_names (self->index);
+
+  return sorted_tensor_names (self->file);
+}
+
+static SafetensorsTensor *
+checkpoint_lookup (Checkpoint  *self,
+                   const char  *name,
+                   GError     **error)
+{
+  if (self->index != NULL)
+    return safetensors_index_lookup (self->index, name, error);
+
+  return safetensors_file_lookup (self->file, name, error);
+}
+
+/* Sorted bytewise. */
+static char **
+checkpoint_get_metadata_keys (Checkpoint *self)
+{
+  char **keys;
+
+  if (self->index == NULL)
+    return safetensors_file_get_metadata_keys (self->file);
+
+  keys = (char **) g_hash_table_get_keys_as_array (self->metadata, NULL);
+  for (guint i = 0; keys[i] != NULL; i++)
+    keys[i] = g_strdup (keys[i]);
+  qsort (keys, g_strv_length (keys), sizeof (char *), compare_strings);
+  return keys;
+}
+
+static const char *
+checkpoint_get_metadata_value (Checkpoint *self,
+                               const char *key)
+{
+  if (self->index == NULL)
+    return safetensors_file_get_metadata_value (self->file, key);
+
+  return g_hash_table_lookup (self->metadata, key);
+}
+
 static char *
 tensor_sha256 (SafetensorsTensor  *tensor,
                GError            **error)
@@ -71,28 +159,28 @@ command_checksum (const ToolCommand  *command,
   };
   g_auto(GStrv) args = NULL;
   g_auto(GStrv) names = NULL;
-  g_autoptr(SafetensorsFile) file = NULL;
+  g_auto(Checkpoint) checkpoint = { 0 };
   g_autoptr(GString) out = NULL;
   GError *error = NULL;
 
   if (!tool_parse_options (command, entries, argc, argv, &args))
     return TOOL_EXIT_USAGE;
 
-  file = tool_open_file (args[0], no_mmap, &error);
-  if (file == NULL)
-    return tool_fail_with_error (args[0], error);
+  /* Digests of contents only: an index gives those of the merged file. */
+  if (!checkpoint_open (&checkpoint, args[0], no_mmap, FALSE, &error))
+    return tool_fail_with_error_json (args[0], error, json);
 
-  names = sorted_tensor_names (file);
+  names = checkpoint_get_tensor_names (&checkpoint);
   out = g_string_new (json ? "[" : NULL);
   for (guint i = 0; names[i] != NULL; i++)
     {
-      g_autoptr(SafetensorsTensor) tensor = safetensors_file_lookup (file, names[i], &error);
+      g_autoptr(SafetensorsTensor) tensor = checkpoint_lookup (&checkpoint, names[i], &error);
       g_autofree char *digest = NULL;
 
       if (tensor != NULL)
         digest = tensor_sha256 (tensor, &error);
       if (digest == NULL)
-        return tool_fail_with_error (args[0], error);
+        return tool_fail_with_error_json (args[0], error, json);
 
       if (json)
         {
@@ -141,7 +229,7 @@ command_dump (const ToolCommand  *command,
     G_OPTION_ENTRY_NULL
   };
   g_auto(GStrv) args = NULL;
-  g_autoptr(SafetensorsFile) file = NULL;
+  g_auto(Checkpoint) checkpoint = { 0 };
   g_autoptr(SafetensorsTensor) tensor = NULL;
   g_autoptr(SafetensorsSlice) slice = NULL;
   g_autoptr(GBytes) bytes = NULL;
@@ -168,13 +256,12 @@ command_dump (const ToolCommand  *command,
         }
     }
 
-  file = tool_open_file (args[0], no_mmap, &error);
-  if (file == NULL)
-    return tool_fail_with_error (args[0], error);
+  if (!checkpoint_open (&checkpoint, args[0], no_mmap, FALSE, &error))
+    return tool_fail_with_error_json (args[0], error, json);
 
-  tensor = safetensors_file_lookup (file, args[1], &error);
+  tensor = checkpoint_lookup (&checkpoint, args[1], &error);
   if (tensor == NULL)
-    return tool_fail_with_error (args[0], error);
+    return tool_fail_with_error_json (args[0], error, json);
 
   dtype = safetensors_tensor_get_dtype (tensor);
   if (slice != NULL)
@@ -188,7 +275,7 @@ command_dump (const ToolCommand  *command,
       shape = safetensors_tensor_get_shape (tensor, &n_dims);
     }
   if (bytes == NULL)
-    return tool_fail_with_error (args[0], error);
+    return tool_fail_with_error_json (args[0], error, json);
 
   data = g_bytes_get_data (bytes, NULL);
   for (guint i = 0; i < n_dims; i++)
@@ -292,24 +379,34 @@ elements_match (SafetensorsDType  dtype,
   return memcmp (a + index * (bits / 8), b + index * (bits / 8), bits / 8) == 0;
 }
 
+/* On error, @failed is the argument of the file that could not be read. */
 static gboolean
 compare_data (SafetensorsTensor  *a,
               SafetensorsTensor  *b,
+              const char * const  args[2],
               const Tolerance    *tolerance,
               DataDiff           *diff,
+              const char        **failed,
               GError            **error)
 {
-  g_autoptr(GBytes) bytes_a = safetensors_tensor_get_bytes (a, NULL, error);
+  g_autoptr(GBytes) bytes_a = NULL;
   g_autoptr(GBytes) bytes_b = NULL;
   SafetensorsDType dtype = safetensors_tensor_get_dtype (a);
   guint64 n_elements = safetensors_tensor_get_n_elements (a);
   const guint8 *data_a, *data_b;
 
+  bytes_a = safetensors_tensor_get_bytes (a, NULL, error);
   if (bytes_a == NULL)
-    return FALSE;
+    {
+      *failed = args[0];
+      return FALSE;
+    }
   bytes_b = safetensors_tensor_get_bytes (b, NULL, error);
   if (bytes_b == NULL)
-    return FALSE;
+    {
+      *failed = args[1];
+      return FALSE;
+    }
 
   /* Equal bytes are equal values, whatever the tolerance. */
   if (g_bytes_equal (bytes_a, bytes_b))
@@ -335,6 +432,8 @@ shapes_equal (SafetensorsTensor *a,
   return n_a == n_b && (n_a == 0 || memcmp (shape_a, shape_b, n_a * sizeof (guint64)) == 0);
 }
 
+/* The report in both forms at once: a text line and a JSON object per
+ * difference. */
 typedef struct
 {
   GString  *text;
@@ -343,23 +442,27 @@ typedef struct
   guint     n_differences;
 } DiffReport;
 
+/* Starts the line “PREFIXCHANGE NAME” and the object {"MEMBER": NAME,
+ * "change": CHANGE}. */
 static void
 report_begin (DiffReport *report,
-              const char *what,
-              const char *name)
+              const char *text_prefix,
+              const char *member,
+              const char *name,
+              const char *change)
 {
   report->n_differences++;
 
-  g_string_append_printf (report->text, "%s ", what);
+  g_string_append_printf (report->text, "%s%s ", text_prefix, change);
   tool_append_display_name (report->text, name, FALSE);
 
   g_string_append (report->json, report->first ? "\n    {" : ",\n    {");
   report->first = FALSE;
-  tool_json_append_member (report->json, "name");
+  tool_json_append_member (report->json, member);
   tool_json_append_string (report->json, name);
   g_string_append_c (report->json, ',');
   tool_json_append_member (report->json, "change");
-  tool_json_append_string (report->json, what);
+  tool_json_append_string (report->json, change);
 }
 
 static void
@@ -402,15 +505,49 @@ shape_string (SafetensorsTensor *tensor,
   return g_string_free (text, FALSE);
 }
 
-static gboolean
-diff_tensors (DiffReport       *report,
-              SafetensorsFile  *file_a,
-              SafetensorsFile  *file_b,
-              const Tolerance  *tolerance,
-              GError          **error)
+static void
+report_data_diff (DiffReport        *report,
+                  SafetensorsTensor *a,
+                  const DataDiff    *data_diff)
 {
-  g_auto(GStrv) names_a = sorted_tensor_names (file_a);
-  g_auto(GStrv) names_b = sorted_tensor_names (file_b);
+  guint64 n_elements = safetensors_tensor_get_n_elements (a);
+
+  report_begin (report, "", "name", safetensors_tensor_get_name (a), "changed");
+  g_string_append_printf (report->text, ": %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                          " elements differ", data_diff->n_different, n_elements);
+  g_string_append_c (report->json, ',');
+  tool_json_append_member (report->json, "n_different");
+  tool_json_append_uint64 (report->json, data_diff->n_different);
+  g_string_append_c (report->json, ',');
+  tool_json_append_member (report->json, "n_elements");
+  tool_json_append_uint64 (report->json, n_elements);
+
+  if (tool_data_dtype_is_float (safetensors_tensor_get_dtype (a)))
+    {
+      char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+
+      g_ascii_formatd (buffer, sizeof buffer, "%.9g", data_diff->max_abs_diff);
+      g_string_append_printf (report->text, " (max abs diff %s)", buffer);
+      /* Finite, and in full: 17 digits read back as the same double. */
+      g_ascii_formatd (buffer, sizeof buffer, "%.17g", data_diff->max_abs_diff);
+      g_string_append_c (report->json, ',');
+      tool_json_append_member (report->json, "max_abs_diff");
+      g_string_append (report->json, buffer);
+    }
+  report_end (report);
+}
+
+static gboolean
+diff_tensors (DiffReport        *report,
+              Checkpoint        *checkpoint_a,
+              Checkpoint        *checkpoint_b,
+              const char * const args[2],
+              const Tolerance   *tolerance,
+              const char       **failed,
+              GError           **error)
+{
+  g_auto(GStrv) names_a = checkpoint_get_tensor_names (checkpoint_a);
+  g_auto(GStrv) names_b = checkpoint_get_tensor_names (checkpoint_b);
   guint i = 0, j = 0;
 
   while (names_a[i] != NULL || names_b[j] != NULL)
@@ -423,28 +560,26 @@ diff_tensors (DiffReport       *report,
 
       if (order < 0)
         {
-          report_begin (report, "removed", names_a[i++]);
+          report_begin (report, "", "name", names_a[i++], "removed");
           report_end (report);
           continue;
         }
       if (order > 0)
         {
-          report_begin (report, "added", names_b[j++]);
+          report_begin (report, "", "name", names_b[j++], "added");
           report_end (report);
           continue;
         }
 
-      a = safetensors_file_lookup (file_a, names_a[i], error);
-      b = a != NULL ? safetensors_file_lookup (file_b, names_b[j], error) : NULL;
-      if (b == NULL)
-        return FALSE;
-      i++, j++;
+      /* Both names come from the listings: the lookups cannot fail. */
+      a = checkpoint_lookup (checkpoint_a, names_a[i++], NULL);
+      b = checkpoint_lookup (checkpoint_b, names_b[j++], NULL);
 
       dtype_a = safetensors_tensor_get_dtype (a);
       dtype_b = safetensors_tensor_get_dtype (b);
       if (dtype_a != dtype_b || !shapes_equal (a, b))
         {
-          report_begin (report, "changed", safetensors_tensor_get_name (a));
+          report_begin (report, "", "name", safetensors_tensor_get_name (a), "changed");
           if (dtype_a != dtype_b)
             report_pair (report, "dtype", safetensors_dtype_to_string (dtype_a),
                          safetensors_dtype_to_string (dtype_b), FALSE);
@@ -459,45 +594,37 @@ diff_tensors (DiffReport       *report,
           continue;
         }
 
-      if (!compare_data (a, b, tolerance, &data_diff, error))
+      if (!compare_data (a, b, args, tolerance, &data_diff, failed, error))
         return FALSE;
-      if (data_diff.n_different == 0)
-        continue;
-
-      report_begin (report, "changed", safetensors_tensor_get_name (a));
-      g_string_append_printf (report->text, ": %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
-                              " elements differ", data_diff.n_different,
-                              safetensors_tensor_get_n_elements (a));
-      g_string_append_c (report->json, ',');
-      tool_json_append_member (report->json, "n_different");
-      tool_json_append_uint64 (report->json, data_diff.n_different);
-      if (tool_data_dtype_is_float (dtype_a))
-        {
-          char buffer[G_ASCII_DTOSTR_BUF_SIZE];
-
-          g_ascii_formatd (buffer, sizeof buffer, "%.9g", data_diff.max_abs_diff);
-          g_string_append_printf (report->text, " (max abs diff %s)", buffer);
-          g_string_append_c (report->json, ',');
-          tool_json_append_member (report->json, "max_abs_diff");
-          g_string_append (report->json, buffer);
-        }
-      report_end (report);
+      if (data_diff.n_different > 0)
+        report_data_diff (report, a, &data_diff);
     }
 
   return TRUE;
 }
 
 static void
-diff_metadata (DiffReport      *report,
-               SafetensorsFile *file_a,
-               SafetensorsFile *file_b)
+report_metadata_value (DiffReport *report,
+                       const char *value_a,
+                       const char *value_b)
 {
-  g_auto(GStrv) keys_a = safetensors_file_get_metadata_keys (file_a);
-  g_auto(GStrv) keys_b = safetensors_file_get_metadata_keys (file_b);
-  guint i = 0, j = 0;
+  g_string_append_c (report->json, ',');
+  tool_json_append_member (report->json, "value");
+  g_string_append_c (report->json, '[');
+  tool_json_append_nullable_string (report->json, value_a);
+  g_string_append_c (report->json, ',');
+  tool_json_append_nullable_string (report->json, value_b);
+  g_string_append_c (report->json, ']');
+}
 
-  qsort (keys_a, g_strv_length (keys_a), sizeof (char *), compare_strings);
-  qsort (keys_b, g_strv_length (keys_b), sizeof (char *), compare_strings);
+static void
+diff_metadata (DiffReport *report,
+               Checkpoint *checkpoint_a,
+               Checkpoint *checkpoint_b)
+{
+  g_auto(GStrv) keys_a = checkpoint_get_metadata_keys (checkpoint_a);
+  g_auto(GStrv) keys_b = checkpoint_get_metadata_keys (checkpoint_b);
+  guint i = 0, j = 0;
 
   while (keys_a[i] != NULL || keys_b[j] != NULL)
     {
@@ -506,32 +633,37 @@ diff_metadata (DiffReport      *report,
 
       if (order < 0)
         {
-          report_begin (report, "metadata removed", keys_a[i++]);
+          report_begin (report, "metadata ", "key", keys_a[i], "removed");
+          report_metadata_value (report, checkpoint_get_metadata_value (checkpoint_a, keys_a[i]),
+                                 NULL);
           report_end (report);
+          i++;
           continue;
         }
       if (order > 0)
         {
-          report_begin (report, "metadata added", keys_b[j++]);
+          report_begin (report, "metadata ", "key", keys_b[j], "added");
+          report_metadata_value (report, NULL,
+                                 checkpoint_get_metadata_value (checkpoint_b, keys_b[j]));
           report_end (report);
+          j++;
           continue;
         }
 
-      value_a = safetensors_file_get_metadata_value (file_a, keys_a[i]);
-      value_b = safetensors_file_get_metadata_value (file_b, keys_b[j]);
+      value_a = checkpoint_get_metadata_value (checkpoint_a, keys_a[i]);
+      value_b = checkpoint_get_metadata_value (checkpoint_b, keys_b[j]);
       if (g_strcmp0 (value_a, value_b) != 0)
         {
           g_autoptr(GString) quoted_a = g_string_new (NULL);
           g_autoptr(GString) quoted_b = g_string_new (NULL);
 
-          report_begin (report, "metadata changed", keys_a[i]);
-          /* The text shows JSON strings, the JSON plain ones. */
+          report_begin (report, "metadata ", "key", keys_a[i], "changed");
+          /* The text shows the values as JSON strings: they may be empty
+           * or hold spaces. */
           tool_json_append_string (quoted_a, value_a);
           tool_json_append_string (quoted_b, value_b);
           g_string_append_printf (report->text, ": %s -> %s", quoted_a->str, quoted_b->str);
-          g_string_append_c (report->json, ',');
-          tool_json_append_member (report->json, "value");
-          g_string_append_printf (report->json, "[%s,%s]", quoted_a->str, quoted_b->str);
+          report_metadata_value (report, value_a, value_b);
           report_end (report);
         }
       i++, j++;
@@ -578,12 +710,13 @@ command_diff (const ToolCommand  *command,
     G_OPTION_ENTRY_NULL
   };
   g_auto(GStrv) args = NULL;
-  g_autoptr(SafetensorsFile) file_a = NULL;
-  g_autoptr(SafetensorsFile) file_b = NULL;
+  g_auto(Checkpoint) checkpoint_a = { 0 };
+  g_auto(Checkpoint) checkpoint_b = { 0 };
   g_autoptr(GString) text = g_string_new (NULL);
   g_autoptr(GString) json_out = g_string_new (NULL);
   Tolerance tolerance = { 0, 0, FALSE };
   DiffReport report = { text, json_out, TRUE, 0 };
+  const char *failed = NULL;
   GError *error = NULL;
 
   if (!tool_parse_options (command, entries, argc, argv, &args) ||
@@ -592,23 +725,18 @@ command_diff (const ToolCommand  *command,
     return TOOL_EXIT_USAGE;
   tolerance.tolerant = atol_text != NULL || rtol_text != NULL;
 
-  file_a = tool_open_file (args[0], no_mmap, &error);
-  if (file_a == NULL)
-    return tool_fail_with_error (args[0], error);
-  file_b = tool_open_file (args[1], no_mmap, &error);
-  if (file_b == NULL)
-    return tool_fail_with_error (args[1], error);
+  if (!checkpoint_open (&checkpoint_a, args[0], no_mmap, TRUE, &error))
+    return tool_fail_with_error_json (args[0], error, json);
+  if (!checkpoint_open (&checkpoint_b, args[1], no_mmap, TRUE, &error))
+    return tool_fail_with_error_json (args[1], error, json);
 
   g_string_append (json_out, "{\n  \"tensors\":[");
-  if (!diff_tensors (&report, file_a, file_b, &tolerance, &error))
-    {
-      g_printerr ("%s: %s\n", TOOL_NAME, error->message);
-      g_error_free (error);
-      return TOOL_EXIT_FAILURE;
-    }
+  if (!diff_tensors (&report, &checkpoint_a, &checkpoint_b, (const char * const *) args,
+                     &tolerance, &failed, &error))
+    return tool_fail_with_error_json (failed, error, json);
   g_string_append (json_out, report.first ? "],\n  \"metadata\":[" : "\n  ],\n  \"metadata\":[");
   report.first = TRUE;
-  diff_metadata (&report, file_a, file_b);
+  diff_metadata (&report, &checkpoint_a, &checkpoint_b);
   g_string_append (json_out, report.first ? "],\n" : "\n  ],\n");
   g_string_append_printf (json_out, "  \"equal\":%s\n}\n",
                           report.n_differences == 0 ? "true" : "false");
@@ -625,7 +753,11 @@ const ToolCommand tool_data_commands[] = {
     .summary = "Print the SHA-256 of each tensor's data",
     .description = "Prints “HEX  NAME” per tensor, sorted by name. The digest covers the\n"
                    "tensor's bytes only, so it does not change when the tensor moves\n"
-                   "within the file or to another file.",
+                   "within the file or to another file.\n"
+                   "\n"
+                   "A FILE ending in .index.json is the index of a sharded checkpoint:\n"
+                   "the digests are those of all its tensors, the same as for the file\n"
+                   "merging its shards.",
     .min_args = 1,
     .max_args = 1,
     .run = command_checksum,
@@ -646,7 +778,9 @@ const ToolCommand tool_data_commands[] = {
                    "--slice takes a NumPy basic slice, e.g. \"0, ::2\" or \"..., -1\".\n"
                    "--json prints every element, floats with the exact value they\n"
                    "have as a double; NaN and infinities are the strings \"nan\", \"inf\"\n"
-                   "and \"-inf\", C64 elements [re, im] pairs.",
+                   "and \"-inf\", C64 elements [re, im] pairs.\n"
+                   "\n"
+                   "FILE may be the index of a sharded checkpoint (ending in .index.json).",
     .min_args = 2,
     .max_args = 2,
     .run = command_dump,
@@ -659,7 +793,8 @@ const ToolCommand tool_data_commands[] = {
                    "whose dtype, shape or data differ, then the metadata keys that\n"
                    "differ. Float tensors are compared exactly unless --atol or --rtol\n"
                    "is given: then elements match when |a - b| <= atol + rtol * |b|\n"
-                   "(NaN matches NaN).\n"
+                   "(NaN matches NaN). A or B may be the index of a sharded checkpoint\n"
+                   "(ending in .index.json), compared as the file merging its shards.\n"
                    "\n"
                    "Exit status: 0 if the files are equal, 1 if they differ or cannot be\n"
                    "read, 2 for a usage error.",

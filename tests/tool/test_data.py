@@ -360,10 +360,17 @@ def test_diff_changes(make):
     assert by_name["shape"]["shape"] == [[2, 2], [4]]
     assert by_name["data"]["n_different"] == 2
     assert "same" not in by_name
-    meta = {m["name"]: m for m in report["metadata"]}
-    assert meta["k"]["value"] == ["1", "2"]
-    assert meta["old"]["change"] == "metadata removed"
-    assert meta["added"]["change"] == "metadata added"
+    assert by_name["data"]["n_elements"] == 4
+    assert "max_abs_diff" not in by_name["data"]
+    meta = {m["key"]: m for m in report["metadata"]}
+    assert meta == {
+        "added": {"key": "added", "change": "added", "value": [None, "z"]},
+        "k": {"key": "k", "change": "changed", "value": ["1", "2"]},
+        "old": {"key": "old", "change": "removed", "value": ["x", None]},
+    }
+    # Sorted by name, tensors then metadata, as in the text.
+    assert [t["name"] for t in report["tensors"]] == ["data", "dtype", "gone", "new", "shape"]
+    assert [m["key"] for m in report["metadata"]] == ["added", "k", "old"]
 
 
 def test_diff_tolerance(make):
