@@ -10,6 +10,7 @@
 
 #include <glib/gstdio.h>
 
+#include "safetensors-journal-private.h"
 #include "safetensors-npy-private.h"
 
 #include "tool-common.h"
@@ -24,6 +25,7 @@ typedef struct
 {
   gboolean keep_free;
   gboolean stats;
+  gboolean json;
 } EditOptions;
 
 #define EDIT_OPTION_KEEP_FREE(options) \
@@ -32,6 +34,7 @@ typedef struct
 #define EDIT_OPTION_STATS(options) \
   { "stats", 0, 0, G_OPTION_ARG_NONE, &(options)->stats, \
     "Print the bytes the commit wrote, moved and spent on the header", NULL }
+#define EDIT_OPTION_JSON(options) TOOL_OPTION_JSON (&(options)->json)
 
 static SafetensorsFile *
 edit_open (const char         *arg,
@@ -41,23 +44,47 @@ edit_open (const char         *arg,
   g_autoptr(GFile) file = g_file_new_for_commandline_arg (arg);
   SafetensorsOpenFlags flags = SAFETENSORS_OPEN_FLAGS_READ_WRITE;
 
+  if (!tool_check_not_index (arg, error))
+    return NULL;
   if (options->keep_free)
     flags |= SAFETENSORS_OPEN_FLAGS_KEEP_FREE;
 
   return safetensors_file_open (file, flags, NULL, error);
 }
 
+/* The report of a commit: a line with --stats, an object with --json. */
 static void
-print_commit_stats (SafetensorsFile *file)
+print_commit_stats (SafetensorsFile   *file,
+                    const char        *arg,
+                    const EditOptions *options)
 {
   g_autoptr(SafetensorsCommitStats) stats = safetensors_file_get_commit_stats (file);
   g_autoptr(GString) out = g_string_new (NULL);
 
-  g_string_append_printf (out,
-                          "written: %" G_GUINT64_FORMAT " bytes, "
-                          "moved: %" G_GUINT64_FORMAT " bytes, "
-                          "header: %" G_GUINT64_FORMAT " bytes\n",
-                          stats->bytes_written, stats->bytes_moved, stats->header_bytes);
+  if (options->json)
+    {
+      g_string_append (out, "{\n  ");
+      tool_json_append_member (out, "file");
+      tool_json_append_string (out, arg);
+      g_string_append (out, ",\n  ");
+      tool_json_append_member (out, "bytes_written");
+      tool_json_append_uint64 (out, stats->bytes_written);
+      g_string_append (out, ",\n  ");
+      tool_json_append_member (out, "bytes_moved");
+      tool_json_append_uint64 (out, stats->bytes_moved);
+      g_string_append (out, ",\n  ");
+      tool_json_append_member (out, "header_bytes");
+      tool_json_append_uint64 (out, stats->header_bytes);
+      g_string_append (out, "\n}\n");
+    }
+  else if (options->stats)
+    {
+      g_string_append_printf (out,
+                              "written: %" G_GUINT64_FORMAT " bytes, "
+                              "moved: %" G_GUINT64_FORMAT " bytes, "
+                              "header: %" G_GUINT64_FORMAT " bytes\n",
+                              stats->bytes_written, stats->bytes_moved, stats->header_bytes);
+    }
   tool_write_stdout (out);
 }
 
@@ -73,18 +100,16 @@ edit_close (SafetensorsFile    *file,
             const EditOptions  *options,
             GError             *edit_error)
 {
-  g_autoptr(GError) error = edit_error;
+  GError *error = edit_error;
 
   if (error == NULL && safetensors_file_close (file, NULL, &error))
     {
-      if (options->stats)
-        print_commit_stats (file);
+      print_commit_stats (file, arg, options);
       return TOOL_EXIT_OK;
     }
 
   safetensors_file_rollback (file);
-  tool_print_file_error (arg, error);
-  return TOOL_EXIT_FAILURE;
+  return tool_fail_with_error_json (arg, error, options->json);
 }
 
 /* Usage errors found after option parsing, worded like GOption's. */
@@ -239,6 +264,7 @@ command_add (const ToolCommand  *command,
       "Replace the tensor if one has this name already", NULL },
     EDIT_OPTION_KEEP_FREE (&options),
     EDIT_OPTION_STATS (&options),
+    EDIT_OPTION_JSON (&options),
     G_OPTION_ENTRY_NULL
   };
   g_auto(GStrv) args = NULL;
@@ -256,11 +282,11 @@ command_add (const ToolCommand  *command,
   /* The array is read before the file is locked, and its errors name it. */
   data = read_npy (args[2], &header, &error);
   if (data == NULL)
-    return tool_fail_with_error (args[2], error);
+    return tool_fail_with_error_json (args[2], error, options.json);
 
   file = edit_open (args[0], &options, &error);
   if (file == NULL)
-    return tool_fail_with_error (args[0], error);
+    return tool_fail_with_error_json (args[0], error, options.json);
 
   if (replace && safetensors_file_contains (file, name))
     ok = safetensors_file_replace_tensor (file, name, header->dtype, header->shape,
@@ -285,6 +311,7 @@ command_rm (const ToolCommand  *command,
   const GOptionEntry entries[] = {
     EDIT_OPTION_KEEP_FREE (&options),
     EDIT_OPTION_STATS (&options),
+    EDIT_OPTION_JSON (&options),
     G_OPTION_ENTRY_NULL
   };
   g_auto(GStrv) args = NULL;
@@ -298,7 +325,7 @@ command_rm (const ToolCommand  *command,
 
   file = edit_open (args[0], &options, &error);
   if (file == NULL)
-    return tool_fail_with_error (args[0], error);
+    return tool_fail_with_error_json (args[0], error, options.json);
 
   /* One transaction: an unknown name drops the removals made so far. A
    * name given twice is removed once. */
@@ -318,6 +345,7 @@ command_mv (const ToolCommand  *command,
   const GOptionEntry entries[] = {
     EDIT_OPTION_KEEP_FREE (&options),
     EDIT_OPTION_STATS (&options),
+    EDIT_OPTION_JSON (&options),
     G_OPTION_ENTRY_NULL
   };
   g_auto(GStrv) args = NULL;
@@ -330,7 +358,7 @@ command_mv (const ToolCommand  *command,
 
   file = edit_open (args[0], &options, &error);
   if (file == NULL)
-    return tool_fail_with_error (args[0], error);
+    return tool_fail_with_error_json (args[0], error, options.json);
 
   ok = safetensors_file_rename_tensor (file, args[1], args[2], &error);
 
@@ -382,7 +410,7 @@ print_metadata (const char *arg,
 
   file = tool_open_file (arg, FALSE, &error);
   if (file == NULL)
-    return tool_fail_with_error (arg, error);
+    return tool_fail_with_error_json (arg, error, json);
 
   if (json)
     append_metadata_json (out, file);
@@ -399,9 +427,8 @@ command_meta (const ToolCommand  *command,
               char              **argv)
 {
   EditOptions options = { 0 };
-  gboolean json = FALSE;
   const GOptionEntry entries[] = {
-    TOOL_OPTION_JSON (&json),
+    EDIT_OPTION_JSON (&options),
     EDIT_OPTION_KEEP_FREE (&options),
     EDIT_OPTION_STATS (&options),
     G_OPTION_ENTRY_NULL
@@ -422,7 +449,7 @@ command_meta (const ToolCommand  *command,
     {
       if (options.keep_free || options.stats)
         return usage_error ("--keep-free and --stats apply to “set” and “rm”");
-      return print_metadata (args[0], json);
+      return print_metadata (args[0], options.json);
     }
 
   if (g_str_equal (action, "set") && n_args != 4)
@@ -431,12 +458,10 @@ command_meta (const ToolCommand  *command,
     return usage_error ("“rm” takes a KEY");
   if (!g_str_equal (action, "set") && !g_str_equal (action, "rm"))
     return usage_error ("the action must be “set” or “rm”");
-  if (json)
-    return usage_error ("--json applies to printing the metadata");
 
   file = edit_open (args[0], &options, &error);
   if (file == NULL)
-    return tool_fail_with_error (args[0], error);
+    return tool_fail_with_error_json (args[0], error, options.json);
 
   if (g_str_equal (action, "set"))
     {
@@ -469,6 +494,7 @@ command_compact (const ToolCommand  *command,
   gboolean quiet = FALSE;
   const GOptionEntry entries[] = {
     EDIT_OPTION_STATS (&options),
+    EDIT_OPTION_JSON (&options),
     TOOL_OPTION_QUIET (&quiet),
     G_OPTION_ENTRY_NULL
   };
@@ -484,7 +510,7 @@ command_compact (const ToolCommand  *command,
 
   file = edit_open (args[0], &options, &error);
   if (file == NULL)
-    return tool_fail_with_error (args[0], error);
+    return tool_fail_with_error_json (args[0], error, options.json);
 
   /* The commit reports the fraction of its copying that is done; the
    * bytes it wrote are known once it is done. */
@@ -612,7 +638,7 @@ command_du (const ToolCommand  *command,
 
   file = tool_open_file (args[0], FALSE, &error);
   if (file == NULL || !disk_usage_init (&usage, file, &error))
-    return tool_fail_with_error (args[0], error);
+    return tool_fail_with_error_json (args[0], error, json);
 
   if (json)
     append_disk_usage_json (out, &usage);
@@ -629,30 +655,71 @@ command_recover (const ToolCommand  *command,
                  int                 argc,
                  char              **argv)
 {
-  const GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
+  EditOptions options = { 0 };
+  const GOptionEntry entries[] = {
+    EDIT_OPTION_JSON (&options),
+    G_OPTION_ENTRY_NULL
+  };
   g_auto(GStrv) args = NULL;
   g_autoptr(SafetensorsFile) file = NULL;
+  g_autoptr(GFile) location = NULL;
+  g_autofree char *journal = NULL;
   g_autoptr(GString) out = g_string_new (NULL);
-  EditOptions options = { 0 };
+  gboolean had_journal = FALSE;
+  guint n_tensors;
   GError *error = NULL;
 
   if (!tool_parse_options (command, entries, argc, argv, &args))
     return TOOL_EXIT_USAGE;
 
+  /* Whether there is a journal, for the report: opening the file for
+   * writing applies it, or fails and leaves it. */
+  location = g_file_new_for_commandline_arg (args[0]);
+  if (g_file_peek_path (location) != NULL)
+    {
+      journal = safetensors_journal_path_for (g_file_peek_path (location));
+      had_journal = safetensors_journal_exists (journal);
+    }
+
   file = edit_open (args[0], &options, &error);
   if (file == NULL)
-    return tool_fail_with_error (args[0], error);
+    return tool_fail_with_error_json (args[0], error, options.json);
+  n_tensors = safetensors_file_get_n_tensors (file);
 
-  g_string_append_printf (out, "%s: OK (%u tensors)\n", args[0], safetensors_file_get_n_tensors (file));
+  if (options.json)
+    {
+      g_string_append (out, "{\n  ");
+      tool_json_append_member (out, "file");
+      tool_json_append_string (out, args[0]);
+      g_string_append (out, ",\n  ");
+      tool_json_append_member (out, "recovered");
+      g_string_append (out, had_journal ? "true" : "false");
+      g_string_append (out, ",\n  ");
+      tool_json_append_member (out, "n_tensors");
+      tool_json_append_uint64 (out, n_tensors);
+      g_string_append (out, "\n}\n");
+    }
+  else
+    {
+      g_string_append_printf (out, "%s: OK, %s (%u tensor%s)\n", args[0],
+                              had_journal ? "journal applied" : "no journal",
+                              n_tensors, n_tensors == 1 ? "" : "s");
+    }
+
+  /* Nothing to commit: closing only releases the lock. */
+  if (!safetensors_file_close (file, NULL, &error))
+    return tool_fail_with_error_json (args[0], error, options.json);
   tool_write_stdout (out);
-  return edit_close (file, args[0], &options, NULL);
+
+  return TOOL_EXIT_OK;
 }
 
 #define EDIT_DESCRIPTION_FOOTER \
   "The file is edited in place, in one transaction: on any error nothing\n" \
   "changes. --keep-free leaves the space of removed or replaced data as\n" \
   "free space (hidden filler entries) rather than moving data to close it;\n" \
-  "“compact”, or an edit without --keep-free, reclaims it."
+  "“compact”, or an edit without --keep-free, reclaims it. --stats prints\n" \
+  "what the commit wrote, --json the same as a JSON object."
 
 const ToolCommand tool_edit_commands[] = {
   {
@@ -662,7 +729,8 @@ const ToolCommand tool_edit_commands[] = {
     .description = "Opens the file for writing, which applies its rollback journal\n"
                    "(.FILE.safetensors-journal): an interrupted commit is undone, or\n"
                    "finished if it had reached its commit point. A file without a journal\n"
-                   "is left as it is.",
+                   "is left as it is. Prints “FILE: OK, journal applied (N tensors)” or\n"
+                   "“FILE: OK, no journal (N tensors)”.",
     .min_args = 1,
     .max_args = 1,
     .run = command_recover,
@@ -710,6 +778,7 @@ const ToolCommand tool_edit_commands[] = {
     .description = "Without an action, prints the metadata as “key: value” lines sorted by\n"
                    "key (or a JSON object with --json). “set” adds or changes an entry,\n"
                    "“rm” removes one; removing a key that does not exist is an error.\n"
+                   "With “set” or “rm”, --json prints the commit's report instead.\n"
                    "\n"
                    EDIT_DESCRIPTION_FOOTER,
     .min_args = 1,
@@ -722,7 +791,8 @@ const ToolCommand tool_edit_commands[] = {
     .summary = "Reclaim the free space of a file edited with --keep-free",
     .description = "Rewrites the file in place without the free space of --keep-free edits:\n"
                    "tensors contiguous after the header, moving as few bytes as possible.\n"
-                   "Does nothing to a file without free space.",
+                   "Does nothing to a file without free space. --stats prints what the\n"
+                   "commit wrote, --json the same as a JSON object.",
     .min_args = 1,
     .max_args = 1,
     .run = command_compact,

@@ -219,7 +219,7 @@ def test_command_help(command):
     ["mv", "F", "OLD"], ["mv", "F", "A", "B", "C"],
     ["meta"], ["meta", "F", "set", "K"], ["meta", "F", "set", "K", "V", "W"],
     ["meta", "F", "rm"], ["meta", "F", "rm", "K", "V"], ["meta", "F", "frob"],
-    ["meta", "F", "get", "K"], ["meta", "--json", "F", "set", "K", "V"],
+    ["meta", "F", "get", "K"],
     ["meta", "--stats", "F"],
     ["compact"], ["compact", "F", "G"], ["compact", "--keep-free", "F"],
     ["du"], ["du", "F", "G"], ["du", "--stats", "F"],
@@ -635,3 +635,128 @@ def test_edit_a_copy_of_the_example(tmp_path):
     assert sorted(after.values()) == sorted(before.values())
     assert new_metadata == {**metadata, "edited": "yes"}
     assert ok("validate", path).returncode == 0
+
+
+# ---------------------------------------------------------------- --json
+
+
+COMMIT_KEYS = {"file", "bytes_written", "bytes_moved", "header_bytes"}
+
+
+def commit_of(result):
+    """The --json report of an edit, checked for its members."""
+    report = json.loads(result.stdout)
+    assert set(report) == COMMIT_KEYS
+    assert all(type(report[k]) is int for k in COMMIT_KEYS - {"file"})
+    return report
+
+
+@pytest.mark.parametrize("edit", [
+    ["add", "F", "x", "{npy}"], ["add", "--replace", "F", "a", "{npy}"],
+    ["rm", "F", "b"], ["rm", "--keep-free", "F", "a", "c"], ["mv", "F", "a", "a.renamed"],
+    ["meta", "F", "set", "license", "mit"], ["meta", "F", "rm", "author"],
+    ["compact", "F"],
+])
+def test_edit_json_matches_stats(model, tmp_path, edit):
+    """--json reports what --stats prints, for the same edit of a copy."""
+    path, _, _ = model
+    copy = str(tmp_path / "copy.safetensors")
+    shutil.copyfile(path, copy)
+    npy = save_npy(tmp_path / "x.npy", values("float32", (8, 8)))
+    expand = lambda target: [target if a == "F" else a.format(npy=npy) for a in edit]
+
+    report = commit_of(ok(*expand(path)[:1], "--json", *expand(path)[1:]))
+    assert report["file"] == path
+    written, moved, header = stats_of(ok(*expand(copy)[:1], "--stats", *expand(copy)[1:]))
+    assert (report["bytes_written"], report["bytes_moved"], report["header_bytes"]) == \
+        (written, moved, header)
+    assert content_of(path) == content_of(copy)
+
+
+def test_json_with_stats_is_one_document(model):
+    """--stats adds no text line to the JSON report."""
+    path, _, _ = model
+    commit_of(ok("mv", "--json", "--stats", path, "a", "z"))
+
+
+def test_rm_json_values(big):
+    path, arrays = big
+    report = commit_of(ok("rm", "--json", path, "t3"))
+    assert report["bytes_moved"] == arrays["t4"].nbytes
+    assert report["header_bytes"] == struct.unpack("<Q", content_of(path)[:8])[0] + 8
+    assert report["bytes_written"] >= report["bytes_moved"] + report["header_bytes"]
+
+
+def test_compact_json_of_compact_file(model):
+    path, _, _ = model
+    assert commit_of(ok("compact", "--json", path)) == {
+        "file": path, "bytes_written": 0, "bytes_moved": 0, "header_bytes": 0}
+
+
+def test_meta_json_set_then_print(model):
+    path, _, metadata = model
+    commit_of(ok("meta", "--json", path, "set", "k", "v"))
+    assert json.loads(ok("meta", "--json", path).stdout) == {**metadata, "k": "v"}
+
+
+def test_du_json_values(model):
+    path, arrays, _ = model
+    usage = du_of(path)
+    assert set(usage) == {"apparent_size", "disk_bytes", "header_bytes",
+                          "tensor_bytes", "free_bytes"}
+    header = struct.unpack("<Q", content_of(path)[:8])[0] + 8
+    assert usage["apparent_size"] == os.path.getsize(path)
+    assert usage["header_bytes"] == header
+    assert usage["tensor_bytes"] == sum(a.nbytes for a in arrays.values())
+    assert usage["free_bytes"] == 0
+    assert usage["disk_bytes"] == os.stat(path).st_blocks * 512
+
+
+@pytest.mark.parametrize("args", [
+    ["add", "{}", "x", "{npy}"], ["rm", "{}", "a"], ["mv", "{}", "a", "b"],
+    ["meta", "{}"], ["meta", "{}", "set", "k", "v"], ["meta", "{}", "rm", "k"],
+    ["compact", "{}"], ["du", "{}"], ["recover", "{}"],
+])
+def test_missing_file_json(tmp_path, args):
+    """The error on stderr, and as an object on stdout for scripts."""
+    missing = str(tmp_path / "missing.safetensors")
+    npy = save_npy(tmp_path / "x.npy", values("int8", (2,)))
+    args = [a.format(missing, npy=npy) for a in args]
+    result = fails(args[0], "--json", *args[1:])
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"safetensors-tool: {missing}: ")
+    assert json.loads(result.stdout) == {"error": {
+        "file": missing, "code": "not-found",
+        "message": result.stderr[len(f"safetensors-tool: {missing}: "):-1]}}
+
+
+def test_failed_edit_json(model):
+    path, _, _ = model
+    before = content_of(path)
+    result = fails("mv", "--json", path, "nope", "x")
+    assert json.loads(result.stdout)["error"]["code"] == "tensor-not-found"
+    assert result.stderr == f"safetensors-tool: {path}: " \
+        + json.loads(result.stdout)["error"]["message"] + "\n"
+    assert unchanged(path, before)
+
+
+def test_add_missing_npy_json_names_the_array(model, tmp_path):
+    path, _, _ = model
+    missing = str(tmp_path / "missing.npy")
+    result = fails("add", "--json", path, "x", missing)
+    assert json.loads(result.stdout)["error"]["file"] == missing
+    assert result.stderr.startswith(f"safetensors-tool: {missing}: ")
+
+
+@pytest.mark.parametrize("command", [["rm", "a"], ["mv", "a", "b"], ["meta"],
+                                     ["meta", "set", "k", "v"], ["compact"], ["du"],
+                                     ["recover"]])
+def test_index_is_refused(tmp_path, command):
+    """An index is not a file these commands can edit: a clear error."""
+    index = tmp_path / "model.safetensors.index.json"
+    index.write_text('{"metadata": {}, "weight_map": {}}')
+    before = index.read_bytes()
+    result = fails(command[0], index, *command[1:])
+    assert result.stderr == (f"safetensors-tool: {index}: the index of a sharded checkpoint, "
+                             "not a .safetensors file (“merge” joins its shards into one)\n")
+    assert index.read_bytes() == before

@@ -3,6 +3,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 import hashlib
+import json
 import os
 import shutil
 import struct
@@ -84,3 +85,57 @@ def test_recover_without_journal_changes_nothing(tmp_path):
     assert run('recover', path).returncode == 0
     with open(path, 'rb') as f:
         assert f.read() == original
+
+
+def interrupted_copy(tmp_path):
+    """A copy of the example with a hot journal; returns (path, original)."""
+    path = str(tmp_path / 'model.safetensors')
+    shutil.copy(os.path.join(DATA, 'example.safetensors'), path)
+    with open(path, 'rb') as f:
+        original = f.read()
+    with open(journal_path(path), 'wb') as f:
+        f.write(hot_journal(len(original), [(0, original[:64])]))
+    with open(path, 'r+b') as f:
+        f.write(b'\xff' * 64)
+    return path, original
+
+
+def test_recover_text_says_what_it_did(tmp_path):
+    path, _ = interrupted_copy(tmp_path)
+    result = run('recover', path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f'{path}: OK, journal applied (6 tensors)\n'
+    result = run('recover', path)
+    assert result.stdout == f'{path}: OK, no journal (6 tensors)\n'
+
+
+def test_recover_json(tmp_path):
+    path, original = interrupted_copy(tmp_path)
+    result = run('recover', '--json', path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {'file': path, 'recovered': True, 'n_tensors': 6}
+    with open(path, 'rb') as f:
+        assert f.read() == original
+
+    result = run('recover', '--json', path)
+    assert json.loads(result.stdout) == {'file': path, 'recovered': False, 'n_tensors': 6}
+
+
+def test_recover_json_damaged_journal(tmp_path):
+    path, _ = interrupted_copy(tmp_path)
+    with open(journal_path(path), 'r+b') as f:
+        f.seek(-1, 2)
+        last = f.read(1)
+        f.seek(-1, 2)
+        f.write(bytes([last[0] ^ 0xff]))
+    result = run('recover', '--json', path)
+    assert result.returncode == 1
+    error = json.loads(result.stdout)['error']
+    assert error['file'] == path and error['code'] == 'corrupt-journal'
+    assert result.stderr == f'safetensors-tool: {path}: {error["message"]}\n'
+
+
+def test_recover_usage_errors(tmp_path):
+    assert run('recover').returncode == 2
+    assert run('recover', 'a', 'b').returncode == 2
+    assert run('recover', '--bogus', 'a').returncode == 2
