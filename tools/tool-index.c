@@ -9,9 +9,13 @@
 
 #include <glib/gstdio.h>
 
+#include "safetensors-error.h"
 #include "safetensors-index.h"
+#include "safetensors-json-scanner-private.h"
+#include "safetensors-sparse-private.h"
 
 #include "tool-common.h"
+#include "tool-index.h"
 #include "tool-progress.h"
 
 #define COPY_CHUNK_SIZE (4 * 1024 * 1024)
@@ -23,6 +27,443 @@ compare_strings (const void *a,
 {
   return strcmp (*(char *const *) a, *(char *const *) b);
 }
+
+/* ------------------------------------------------------------------ */
+/* Reading an index strictly                                          */
+/* ------------------------------------------------------------------ */
+
+/**
+ * tool_index_set_error:
+ * @error: return location for a #GError
+ * @file: the index
+ * @format: printf() format of the message
+ * @...: its arguments
+ *
+ * Sets %SAFETENSORS_ERROR_INVALID_DATA about @file, as
+ * safetensors_index_open() does.
+ *
+ * Returns: %FALSE
+ */
+gboolean
+tool_index_set_error (GError      **error,
+                      GFile        *file,
+                      const char   *format,
+                      ...)
+{
+  g_autofree char *name = g_file_get_parse_name (file);
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_DATA, "%s: %s", name, message);
+  return FALSE;
+}
+
+static gboolean
+key_is (const char *key,
+        gsize       key_len,
+        const char *word)
+{
+  return key_len == strlen (word) && memcmp (key, word, key_len) == 0;
+}
+
+/* Shards are files in the index's folder, named plainly. */
+static gboolean
+is_plain_file_name (const char *name,
+                    gsize       len)
+{
+  return len > 0 && memchr (name, '\0', len) == NULL && memchr (name, '/', len) == NULL &&
+         memchr (name, '\\', len) == NULL && !key_is (name, len, ".") && !key_is (name, len, "..");
+}
+
+/* "metadata": null, or an object whose "total_size", if any, is a size.
+ * Its other members are checked as JSON and left out: an index written
+ * from this one gets the total size of what is written. */
+static gboolean
+parse_index_metadata (SafetensorsJsonScanner  *s,
+                      GFile                   *file,
+                      GError                 **error)
+{
+  SafetensorsJsonNext next;
+  gboolean first = TRUE;
+  gboolean has_total_size = FALSE;
+  const char *key;
+  gsize key_len;
+  int c = safetensors_json_scanner_peek (s);
+
+  if (c == 'n')
+    return safetensors_json_scanner_read_literal (s, "null", error);
+  if (c != '{')
+    return tool_index_set_error (error, file, "“metadata” is not an object");
+  if (!safetensors_json_scanner_enter (s, error))
+    return FALSE;
+
+  while ((next = safetensors_json_scanner_next_member (s, &first, &key, &key_len, error)) ==
+         SAFETENSORS_JSON_NEXT_ITEM)
+    {
+      guint64 value;
+      gboolean is_u64 = FALSE;
+
+      if (!key_is (key, key_len, "total_size"))
+        {
+          if (!safetensors_json_scanner_skip_value (s, error))
+            return FALSE;
+          continue;
+        }
+      if (has_total_size)
+        return tool_index_set_error (error, file, "“total_size” appears twice");
+      has_total_size = TRUE;
+
+      c = safetensors_json_scanner_peek (s);
+      if (c != '-' && !g_ascii_isdigit (c))
+        return tool_index_set_error (error, file, "“total_size” is not a non-negative integer");
+      if (!safetensors_json_scanner_read_number (s, &value, &is_u64, error))
+        return FALSE;
+      if (!is_u64)
+        return tool_index_set_error (error, file, "“total_size” is not a non-negative integer");
+    }
+
+  return next == SAFETENSORS_JSON_NEXT_END;
+}
+
+static gboolean
+parse_weight_map (SafetensorsJsonScanner  *s,
+                  GFile                   *file,
+                  GHashTable              *weight_map,
+                  GError                 **error)
+{
+  SafetensorsJsonNext next;
+  gboolean first = TRUE;
+  const char *key;
+  gsize key_len;
+
+  if (safetensors_json_scanner_peek (s) != '{')
+    return tool_index_set_error (error, file, "“weight_map” is not an object");
+  if (!safetensors_json_scanner_enter (s, error))
+    return FALSE;
+
+  while ((next = safetensors_json_scanner_next_member (s, &first, &key, &key_len, error)) ==
+         SAFETENSORS_JSON_NEXT_ITEM)
+    {
+      g_autofree char *name = g_strndup (key, key_len);
+      const char *shard;
+      gsize shard_len;
+
+      if (memchr (key, '\0', key_len) != NULL)
+        return tool_index_set_error (error, file, "tensor “%s…” of the weight map holds a NUL "
+                                     "character", name);
+      if (g_hash_table_contains (weight_map, name))
+        return tool_index_set_error (error, file, "tensor “%s” appears twice in the weight map",
+                                     name);
+      if (safetensors_json_scanner_peek (s) != '"')
+        return tool_index_set_error (error, file, "the shard of tensor “%s” is not a string", name);
+      if (!safetensors_json_scanner_read_string (s, &shard, &shard_len, error))
+        return FALSE;
+      if (!is_plain_file_name (shard, shard_len))
+        {
+          g_autofree char *shown = g_strndup (shard, shard_len);
+
+          return tool_index_set_error (error, file, "tensor “%s”: “%s” is not a file in the "
+                                       "index's folder", name, shown);
+        }
+      g_hash_table_insert (weight_map, g_steal_pointer (&name), g_strndup (shard, shard_len));
+    }
+
+  return next == SAFETENSORS_JSON_NEXT_END;
+}
+
+/**
+ * tool_index_parse:
+ * @file: an index, `{"metadata": {"total_size": N}, "weight_map": {tensor: shard}}`
+ * @weight_map: (element-type utf8 utf8): gets tensor name → shard name
+ * @error: return location for a #GError
+ *
+ * Reads an index with the strict JSON scanner of the library's header
+ * parser: a repeated member, a value of the wrong type or anything that
+ * is not JSON is an error, rather than what json-glib lets through (the
+ * last of repeated keys, numbers as doubles). Shards have to be plain
+ * file names, in the index's folder. Only the index is read.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+tool_index_parse (GFile       *file,
+                  GHashTable  *weight_map,
+                  GError     **error)
+{
+  g_autofree char *contents = NULL;
+  g_autofree char *name = g_file_get_parse_name (file);
+  SafetensorsJsonScanner scanner;
+  SafetensorsJsonScanner *s = &scanner;
+  SafetensorsJsonNext next;
+  gboolean first = TRUE;
+  gboolean has_metadata = FALSE, has_weight_map = FALSE;
+  gboolean ok = FALSE;
+  const char *key;
+  gsize key_len;
+  gsize length = 0;
+
+  if (!g_file_load_contents (file, NULL, &contents, &length, NULL, error))
+    return FALSE;
+  if (!g_utf8_validate_len (contents, length, NULL))
+    return tool_index_set_error (error, file, "not UTF-8");
+
+  safetensors_json_scanner_init (s, name, (const guint8 *) contents, length);
+
+  if (safetensors_json_scanner_peek (s) != '{')
+    {
+      tool_index_set_error (error, file, "not a JSON object");
+      goto out;
+    }
+  if (!safetensors_json_scanner_enter (s, error))
+    goto out;
+
+  while ((next = safetensors_json_scanner_next_member (s, &first, &key, &key_len, error)) ==
+         SAFETENSORS_JSON_NEXT_ITEM)
+    {
+      gboolean parsed;
+
+      if (key_is (key, key_len, "metadata"))
+        {
+          if (has_metadata)
+            {
+              tool_index_set_error (error, file, "“metadata” appears twice");
+              goto out;
+            }
+          has_metadata = TRUE;
+          parsed = parse_index_metadata (s, file, error);
+        }
+      else if (key_is (key, key_len, "weight_map"))
+        {
+          if (has_weight_map)
+            {
+              tool_index_set_error (error, file, "“weight_map” appears twice");
+              goto out;
+            }
+          has_weight_map = TRUE;
+          parsed = parse_weight_map (s, file, weight_map, error);
+        }
+      else
+        {
+          parsed = safetensors_json_scanner_skip_value (s, error);
+        }
+      if (!parsed)
+        goto out;
+    }
+  if (next == SAFETENSORS_JSON_NEXT_ERROR || !safetensors_json_scanner_finish (s, error))
+    goto out;
+
+  if (!has_weight_map)
+    tool_index_set_error (error, file, "no “weight_map” object");
+  else
+    ok = TRUE;
+
+out:
+  safetensors_json_scanner_clear (s);
+  /* The scanner speaks of headers: this is an index. */
+  if (!ok && error != NULL && g_error_matches (*error, SAFETENSORS_ERROR,
+                                               SAFETENSORS_ERROR_INVALID_JSON))
+    {
+      g_autofree char *prefix = g_strconcat (name, ": invalid JSON in header", NULL);
+
+      if (g_str_has_prefix ((*error)->message, prefix))
+        {
+          char *message = g_strconcat (name, ": invalid JSON", (*error)->message + strlen (prefix),
+                                       NULL);
+
+          g_free ((*error)->message);
+          (*error)->message = message;
+        }
+    }
+  return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing an index and its shards                                   */
+/* ------------------------------------------------------------------ */
+
+/**
+ * tool_index_to_json:
+ * @weight_map: (element-type utf8 utf8): tensor name → shard file name
+ * @total_size: bytes of tensor data of all the shards
+ *
+ * Returns: (transfer full): the text of a `.safetensors.index.json` file
+ */
+char *
+tool_index_to_json (GHashTable *weight_map,
+                    guint64     total_size)
+{
+  g_autofree gpointer *names = NULL;
+  guint n_names = 0;
+  GString *out = g_string_new ("{\n  \"metadata\": {\n    \"total_size\": ");
+
+  names = g_hash_table_get_keys_as_array (weight_map, &n_names);
+  qsort (names, n_names, sizeof (char *), compare_strings);
+
+  tool_json_append_uint64 (out, total_size);
+  g_string_append (out, "\n  },\n  \"weight_map\": {");
+  for (guint i = 0; i < n_names; i++)
+    {
+      g_string_append (out, i > 0 ? ",\n    " : "\n    ");
+      tool_json_append_string (out, names[i]);
+      g_string_append (out, ": ");
+      tool_json_append_string (out, g_hash_table_lookup (weight_map, names[i]));
+    }
+  g_string_append (out, n_names > 0 ? "\n  }\n}\n" : "}\n}\n");
+
+  return g_string_free (out, FALSE);
+}
+
+struct _ToolOutputFolder
+{
+  char      *path;      /* the folder */
+  char      *staging;   /* the hidden folder inside it */
+  GPtrArray *names;     /* files written, in commit order */
+  gboolean   created;   /* the folder did not exist */
+  gboolean   committed;
+};
+
+/**
+ * tool_output_folder_new:
+ * @arg: a folder, as given on the command line; made with its parents
+ *   if missing
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the folder, or %NULL on error
+ */
+ToolOutputFolder *
+tool_output_folder_new (const char  *arg,
+                        GError     **error)
+{
+  g_autoptr(GFile) folder = g_file_new_for_commandline_arg (arg);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(ToolOutputFolder) self = g_new0 (ToolOutputFolder, 1);
+
+  self->names = g_ptr_array_new_with_free_func (g_free);
+  self->path = g_file_get_path (folder);
+  if (self->path == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "not a local folder");
+      return NULL;
+    }
+
+  if (g_file_make_directory_with_parents (folder, NULL, &local_error))
+    self->created = TRUE;
+  else if (!g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  else if (!g_file_test (self->path, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY,
+                           "exists and is not a folder");
+      return NULL;
+    }
+
+  /* In the folder itself, so that moving the files in is a rename. */
+  self->staging = g_build_filename (self->path, ".safetensors-tool-XXXXXX", NULL);
+  if (g_mkdtemp_full (self->staging, 0700) == NULL)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "cannot make a folder in it: %s", g_strerror (saved_errno));
+      g_clear_pointer (&self->staging, g_free);
+      return NULL;
+    }
+
+  return g_steal_pointer (&self);
+}
+
+GFile *
+tool_output_folder_add (ToolOutputFolder *self,
+                        const char       *name)
+{
+  g_assert (!self->committed);
+  g_ptr_array_add (self->names, g_strdup (name));
+  return g_file_new_build_filename (self->staging, name, NULL);
+}
+
+GFile *
+tool_output_folder_get_final (ToolOutputFolder *self,
+                              const char       *name)
+{
+  return g_file_new_build_filename (self->path, name, NULL);
+}
+
+/**
+ * tool_output_folder_commit:
+ * @self: a folder
+ * @error: return location for a #GError
+ *
+ * Moves the files written into the folder, replacing files of the same
+ * names, and makes that durable.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+tool_output_folder_commit (ToolOutputFolder  *self,
+                           GError           **error)
+{
+  g_autofree char *last = NULL;
+
+  for (guint i = 0; i < self->names->len; i++)
+    {
+      const char *name = g_ptr_array_index (self->names, i);
+      g_autofree char *from = g_build_filename (self->staging, name, NULL);
+
+      g_free (last);
+      last = g_build_filename (self->path, name, NULL);
+      if (g_rename (from, last) != 0)
+        {
+          int saved_errno = errno;
+
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                       "cannot move %s into place: %s", name, g_strerror (saved_errno));
+          return FALSE;
+        }
+    }
+
+  self->committed = TRUE;
+  g_rmdir (self->staging);
+  return last == NULL || safetensors_fsync_directory_of (last, error);
+}
+
+void
+tool_output_folder_free (ToolOutputFolder *self)
+{
+  if (self->staging != NULL)
+    {
+      g_autoptr(GDir) dir = g_dir_open (self->staging, 0, NULL);
+      const char *name;
+
+      /* Ours alone: whatever is in it goes, writers' temporary files too. */
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *path = g_build_filename (self->staging, name, NULL);
+
+          g_unlink (path);
+        }
+      g_rmdir (self->staging);
+    }
+  /* Only if empty: nothing else was in it. */
+  if (self->created && !self->committed)
+    g_rmdir (self->path);
+
+  g_free (self->path);
+  g_free (self->staging);
+  g_ptr_array_unref (self->names);
+  g_free (self);
+}
+
+/* ------------------------------------------------------------------ */
+/* split                                                              */
+/* ------------------------------------------------------------------ */
 
 /* Writes @tensors (names kept) and @metadata to @destination, data chunk
  * by chunk, as the next part of @progress. */
@@ -86,10 +527,6 @@ write_tensors (GPtrArray        *tensors,
   return safetensors_writer_finish (writer, NULL, error);
 }
 
-/* ------------------------------------------------------------------ */
-/* split                                                              */
-/* ------------------------------------------------------------------ */
-
 /* "5GB" (powers of 1000, as the Hugging Face libraries count), "2GiB"
  * (powers of 1024) or a number of bytes. */
 static gboolean
@@ -132,46 +569,6 @@ checkpoint_name (const char *arg)
   return base;
 }
 
-static char *
-index_json (GPtrArray  *shards,
-            GPtrArray  *shard_names,
-            guint64     total_size)
-{
-  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GHashTable) shard_of = g_hash_table_new (g_str_hash, g_str_equal);
-  GString *out = g_string_new ("{\n  \"metadata\": {\n    \"total_size\": ");
-
-  for (guint s = 0; s < shards->len; s++)
-    {
-      GPtrArray *tensors = g_ptr_array_index (shards, s);
-
-      for (guint i = 0; i < tensors->len; i++)
-        {
-          const char *name = safetensors_tensor_get_name (g_ptr_array_index (tensors, i));
-
-          g_ptr_array_add (entries, g_strdup (name));
-          g_hash_table_insert (shard_of, (gpointer) name, g_ptr_array_index (shard_names, s));
-        }
-    }
-  qsort (entries->pdata, entries->len, sizeof (char *), compare_strings);
-
-  /* Laid out like json.dumps (index, indent=2, sort_keys=True). */
-  tool_json_append_uint64 (out, total_size);
-  g_string_append (out, "\n  },\n  \"weight_map\": {");
-  for (guint i = 0; i < entries->len; i++)
-    {
-      const char *name = g_ptr_array_index (entries, i);
-
-      g_string_append (out, i > 0 ? ",\n    " : "\n    ");
-      tool_json_append_string (out, name);
-      g_string_append (out, ": ");
-      tool_json_append_string (out, g_hash_table_lookup (shard_of, name));
-    }
-  g_string_append (out, entries->len > 0 ? "\n  }\n}\n" : "}\n}\n");
-
-  return g_string_free (out, FALSE);
-}
-
 static int
 command_split (const ToolCommand  *command,
                int                 argc,
@@ -192,10 +589,11 @@ command_split (const ToolCommand  *command,
   g_autoptr(ToolProgress) progress = NULL;
   g_autoptr(SafetensorsFile) file = NULL;
   g_autoptr(GPtrArray) shards = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
-  g_autoptr(GPtrArray) shard_names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GHashTable) weight_map = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
   g_autoptr(GHashTable) metadata = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr(GFile) folder = NULL;
+  g_autoptr(ToolOutputFolder) folder = NULL;
   g_autoptr(GFile) index_file = NULL;
+  g_autoptr(GFile) index_final = NULL;
   g_autofree char *base = NULL;
   g_autofree char *index_name = NULL;
   g_autofree char *json = NULL;
@@ -244,24 +642,26 @@ command_split (const ToolCommand  *command,
     g_hash_table_insert (metadata, keys[k],
                          (gpointer) safetensors_file_get_metadata_value (file, keys[k]));
 
-  folder = g_file_new_for_commandline_arg (args[1]);
-  if (!g_file_make_directory_with_parents (folder, NULL, &error))
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS))
-        return tool_fail_with_error (args[1], error);
-      g_clear_error (&error);
-    }
+  /* All the shards or none: a failure leaves OUTDIR as it was. */
+  folder = tool_output_folder_new (args[1], &error);
+  if (folder == NULL)
+    return tool_fail_with_error (args[1], error);
 
   base = checkpoint_name (args[0]);
   tool_progress_set_total (progress, total);
   for (guint s = 0; s < shards->len; s++)
     {
       g_autoptr(GFile) destination = NULL;
-      char *shard_name = g_strdup_printf ("%s-%05u-of-%05u.safetensors", base, s + 1, shards->len);
+      GPtrArray *tensors = g_ptr_array_index (shards, s);
+      g_autofree char *shard_name = g_strdup_printf ("%s-%05u-of-%05u.safetensors",
+                                                     base, s + 1, shards->len);
 
-      g_ptr_array_add (shard_names, shard_name);
-      destination = g_file_get_child (folder, shard_name);
-      if (!write_tensors (g_ptr_array_index (shards, s), metadata, destination, progress, &error))
+      for (guint i = 0; i < tensors->len; i++)
+        g_hash_table_insert (weight_map,
+                             (gpointer) safetensors_tensor_get_name (g_ptr_array_index (tensors, i)),
+                             g_strdup (shard_name));
+      destination = tool_output_folder_add (folder, shard_name);
+      if (!write_tensors (tensors, metadata, destination, progress, &error))
         {
           tool_progress_finish (progress, FALSE);
           g_printerr ("%s: %s\n", TOOL_NAME, error->message);
@@ -271,11 +671,13 @@ command_split (const ToolCommand  *command,
     }
 
   /* The index last: it only names shards that are complete. */
-  json = index_json (shards, shard_names, total);
-  index_name = g_strconcat (base, ".safetensors.index.json", NULL);
-  index_file = g_file_get_child (folder, index_name);
+  json = tool_index_to_json (weight_map, total);
+  index_name = g_strconcat (base, TOOL_INDEX_SUFFIX, NULL);
+  index_file = tool_output_folder_add (folder, index_name);
+  index_final = tool_output_folder_get_final (folder, index_name);
   if (!g_file_replace_contents (index_file, json, strlen (json), NULL, FALSE,
-                                G_FILE_CREATE_NONE, NULL, NULL, &error))
+                                G_FILE_CREATE_NONE, NULL, NULL, &error) ||
+      !tool_output_folder_commit (folder, &error))
     {
       tool_progress_finish (progress, FALSE);
       return tool_fail_with_error (args[1], error);
@@ -287,7 +689,7 @@ command_split (const ToolCommand  *command,
 
     g_string_append_printf (out, "%u shard%s, %" G_GUINT64_FORMAT " bytes of tensors: ",
                             shards->len, shards->len == 1 ? "" : "s", total);
-    g_string_append (out, g_file_peek_path (index_file));
+    g_string_append (out, g_file_peek_path (index_final));
     g_string_append_c (out, '\n');
     tool_write_stdout (out);
   }
