@@ -431,9 +431,10 @@ safetensors_zip_open (const guint8  *data,
     {
       SafetensorsZipEntry *entry = &self->entries[i];
 
+      /* Counted first: a failure after its name was read frees it too. */
+      self->n_entries++;
       if (!read_central_entry (self, &pos, cd_end, entry, error))
         return NULL;
-      self->n_entries++;
 
       if (!check_name (entry->name, error) || !check_entry (entry, error))
         return NULL;
