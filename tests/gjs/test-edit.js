@@ -7,16 +7,16 @@
 import GLib from 'gi://GLib';
 import Gio from 'gi://Gio';
 import Safetensors from 'gi://Safetensors?version=1';
-import System from 'system';
+
+import {assert, assertEqual, assertRejects, assertThrows, dataPath, run, test, tmpPath}
+    from './tap.js';
 
 Gio._promisify(Safetensors.File, 'open_async', 'open_finish');
 Gio._promisify(Safetensors.File.prototype, 'commit_async', 'commit_finish');
 Gio._promisify(Safetensors.Tensor.prototype, 'get_bytes_async', 'get_bytes_finish');
 Gio._promisify(Safetensors.Writer.prototype, 'finish_async', 'finish_finish');
 
-const DATA_DIR = GLib.getenv('SAFETENSORS_TEST_DATA') ??
-    GLib.build_filenamev([GLib.path_get_dirname(System.programPath ?? '.'), '..', 'data']);
-const EXAMPLE = GLib.build_filenamev([DATA_DIR, 'example.safetensors']);
+const EXAMPLE = dataPath('example.safetensors');
 
 const {OpenFlags, DType} = Safetensors;
 const BACKENDS = [
@@ -24,73 +24,7 @@ const BACKENDS = [
     ['no-mmap', OpenFlags.NO_MMAP],
 ];
 
-// ---- a tiny assert library ----------------------------------------------------
-
-class AssertionError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'AssertionError';
-    }
-}
-
-function repr(value) {
-    return JSON.stringify(value, (_, v) => {
-        if (typeof v === 'bigint')
-            return `${v}n`;
-        if (ArrayBuffer.isView(v))
-            return Array.from(v);
-        if (v !== null && typeof v === 'object' && !Array.isArray(v) &&
-            Object.getPrototypeOf(v) === Object.prototype)
-            return Object.fromEntries(Object.entries(v).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0));
-        return v;
-    });
-}
-
-function assert(condition, message = 'assertion failed') {
-    if (!condition)
-        throw new AssertionError(message);
-}
-
-function assertEqual(actual, expected, what = 'value') {
-    if (repr(actual) !== repr(expected))
-        throw new AssertionError(`${what}: expected ${repr(expected)}, got ${repr(actual)}`);
-}
-
-function assertError(error, domain, code, what) {
-    assert(error !== null, `${what}: did not throw`);
-    assert(error instanceof GLib.Error, `${what}: threw ${error}, not a GLib.Error`);
-    assert(error.matches(domain, code),
-        `${what}: expected code ${code}, got ${GLib.quark_to_string(error.domain)} ${error.code}: ${error.message}`);
-    return error;
-}
-
-function assertThrows(func, domain, code, what) {
-    let error = null;
-    try {
-        func();
-    } catch (e) {
-        error = e;
-    }
-    return assertError(error, domain, code, what);
-}
-
-async function assertRejects(promise, domain, code, what) {
-    let error = null;
-    try {
-        await promise;
-    } catch (e) {
-        error = e;
-    }
-    return assertError(error, domain, code, what);
-}
-
 // ---- helpers ------------------------------------------------------------------------
-
-const tmpDir = GLib.Dir.make_tmp('safetensors-gjs-edit-XXXXXX');
-
-function tmpPath(name) {
-    return GLib.build_filenamev([tmpDir, name]);
-}
 
 function copyExample(name) {
     const path = tmpPath(name);
@@ -129,12 +63,6 @@ function shapeOf(tensor) {
 }
 
 // ---- tests ------------------------------------------------------------------------
-
-const tests = [];
-
-function test(name, func) {
-    tests.push([name, func]);
-}
 
 for (const [label, backend] of BACKENDS) {
     test(`create/${label}`, () => {
@@ -333,40 +261,4 @@ test('writer-chunks', async () => {
     assertEqual(float32s(sf.lookup('t')), arange(1000), 'data');
 });
 
-// ---- runner -------------------------------------------------------------------
-
-let failures = 0;
-
-async function runTests() {
-    print(`1..${tests.length}`);
-    for (const [i, [name, func]] of tests.entries()) {
-        try {
-            // eslint-disable-next-line no-await-in-loop
-            await func();
-            print(`ok ${i + 1} ${name}`);
-        } catch (e) {
-            failures++;
-            print(`not ok ${i + 1} ${name}`);
-            for (const line of `${e}\n${e.stack ?? ''}`.trimEnd().split('\n'))
-                print(`# ${line}`);
-        }
-    }
-}
-
-function removeTree(path) {
-    const dir = Gio.File.new_for_path(path);
-    const children = dir.enumerate_children('standard::name', Gio.FileQueryInfoFlags.NONE, null);
-    for (let info = children.next_file(null); info !== null; info = children.next_file(null))
-        dir.get_child(info.get_name()).delete(null);
-    dir.delete(null);
-}
-
-const loop = new GLib.MainLoop(null, false);
-runTests().catch(e => {
-    failures++;
-    print(`Bail out! ${e}`);
-}).finally(() => loop.quit());
-loop.run();
-
-removeTree(tmpDir);
-System.exit(failures > 0 ? 1 : 0);
+run();

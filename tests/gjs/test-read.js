@@ -7,14 +7,14 @@
 import GLib from 'gi://GLib';
 import Gio from 'gi://Gio';
 import Safetensors from 'gi://Safetensors?version=1';
-import System from 'system';
+
+import {DATA_DIR, assert, assertEqual, assertRejects, assertThrows, dataPath, run, skip, test,
+    tmpPath} from './tap.js';
 
 Gio._promisify(Safetensors.File, 'open_async', 'open_finish');
 Gio._promisify(Safetensors.Tensor.prototype, 'get_bytes_async', 'get_bytes_finish');
 
-const DATA_DIR = GLib.getenv('SAFETENSORS_TEST_DATA') ??
-    GLib.build_filenamev([GLib.path_get_dirname(System.programPath ?? '.'), '..', 'data']);
-const EXAMPLE = GLib.build_filenamev([DATA_DIR, 'example.safetensors']);
+const EXAMPLE = dataPath('example.safetensors');
 
 // name, dtype, shape, data_offsets, in data-offset order
 const EXAMPLE_TENSORS = [
@@ -34,66 +34,23 @@ const ALL_FLAGS = [
     ['no-mmap', Safetensors.OpenFlags.NO_MMAP],
 ];
 
-// ---- a tiny assert library --------------------------------------------------
+// ---- Safetensors.Error checks ----------------------------------------------------
 
-class AssertionError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'AssertionError';
-    }
-}
-
-// JSON with object keys sorted, so that dictionaries compare by content.
-function repr(value) {
-    return JSON.stringify(value, (_, v) => {
-        if (typeof v === 'bigint')
-            return `${v}n`;
-        if (v !== null && typeof v === 'object' && !Array.isArray(v) &&
-            Object.getPrototypeOf(v) === Object.prototype)
-            return Object.fromEntries(Object.entries(v).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0));
-        return v;
-    });
-}
-
-function assert(condition, message = 'assertion failed') {
-    if (!condition)
-        throw new AssertionError(message);
-}
-
-function assertEqual(actual, expected, what = 'value') {
-    if (repr(actual) !== repr(expected))
-        throw new AssertionError(`${what}: expected ${repr(expected)}, got ${repr(actual)}`);
-}
-
-function assertThrowsSafetensors(func, code, what) {
-    let error = null;
-    try {
-        func();
-    } catch (e) {
-        error = e;
-    }
-    assertSafetensorsError(error, code, what);
-    return error;
-}
-
-async function assertRejectsSafetensors(promise, code, what) {
-    let error = null;
-    try {
-        await promise;
-    } catch (e) {
-        error = e;
-    }
-    assertSafetensorsError(error, code, what);
-    return error;
-}
-
+// Beyond matches(): the domain is the registered quark, under its documented name.
 function assertSafetensorsError(error, code, what) {
-    assert(error !== null, `${what}: did not throw`);
-    assert(error instanceof GLib.Error, `${what}: threw ${error}, not a GLib.Error`);
     assertEqual(error.domain, Safetensors.error_quark(), `${what}: error domain`);
     assertEqual(GLib.quark_to_string(error.domain), 'safetensors-error-quark', `${what}: domain name`);
     assertEqual(error.code, code, `${what}: error code (${error.message})`);
-    assert(error.matches(Safetensors.Error, code), `${what}: matches()`);
+    return error;
+}
+
+function assertThrowsSafetensors(func, code, what) {
+    return assertSafetensorsError(assertThrows(func, Safetensors.Error, code, what), code, what);
+}
+
+async function assertRejectsSafetensors(promise, code, what) {
+    const error = await assertRejects(promise, Safetensors.Error, code, what);
+    return assertSafetensorsError(error, code, what);
 }
 
 // ---- helpers ------------------------------------------------------------------
@@ -134,22 +91,7 @@ function writeSafetensors(path, header, data = new Uint8Array(0)) {
     return path;
 }
 
-const tmpDir = GLib.Dir.make_tmp('safetensors-gjs-XXXXXX');
-const tmpFiles = [];
-
-function tmpPath(name) {
-    const path = GLib.build_filenamev([tmpDir, name]);
-    tmpFiles.push(path);
-    return path;
-}
-
 // ---- tests ------------------------------------------------------------------
-
-const tests = [];
-
-function test(name, func) {
-    tests.push([name, func]);
-}
 
 for (const [label, flags] of ALL_FLAGS) {
     test(`open/${label}`, () => {
@@ -391,7 +333,7 @@ test('missing-file-is-io-error', () => {
 test('non-local-file', () => {
     const compiler = GLib.find_program_in_path('glib-compile-resources');
     if (compiler === null)
-        return 'SKIP glib-compile-resources is not installed';
+        skip('glib-compile-resources is not installed');
 
     const xml = tmpPath('example.gresource.xml');
     GLib.file_set_contents(xml,
@@ -418,41 +360,6 @@ test('non-local-file', () => {
     } finally {
         resource._unregister();
     }
-    return undefined;
 });
 
-// ---- runner -------------------------------------------------------------------
-
-let failures = 0;
-
-async function runTests() {
-    print(`1..${tests.length}`);
-    for (const [i, [name, func]] of tests.entries()) {
-        try {
-            // eslint-disable-next-line no-await-in-loop
-            const result = await func();
-            if (typeof result === 'string' && result.startsWith('SKIP'))
-                print(`ok ${i + 1} ${name} # ${result}`);
-            else
-                print(`ok ${i + 1} ${name}`);
-        } catch (e) {
-            failures++;
-            print(`not ok ${i + 1} ${name}`);
-            for (const line of `${e}\n${e.stack ?? ''}`.trimEnd().split('\n'))
-                print(`# ${line}`);
-        }
-    }
-}
-
-const loop = new GLib.MainLoop(null, false);
-runTests().catch(e => {
-    failures++;
-    print(`Bail out! ${e}`);
-}).finally(() => loop.quit());
-loop.run();
-
-for (const path of tmpFiles)
-    GLib.unlink(path);
-GLib.rmdir(tmpDir);
-
-System.exit(failures > 0 ? 1 : 0);
+run();
