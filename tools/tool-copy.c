@@ -59,18 +59,42 @@ add_copy_item (GPtrArray         *items,
   g_ptr_array_add (items, item);
 }
 
+/* {"file": OUT, "n_tensors": N, "tensor_bytes": N, "file_size": N} */
+static void
+print_written_json (const char        *out_arg,
+                    SafetensorsWriter *writer,
+                    guint              n_tensors)
+{
+  g_autoptr(GString) out = g_string_new ("{");
+
+  tool_json_append_member (out, "file");
+  tool_json_append_string (out, out_arg);
+  g_string_append_c (out, ',');
+  tool_json_append_member (out, "n_tensors");
+  tool_json_append_uint64 (out, n_tensors);
+  g_string_append_c (out, ',');
+  tool_json_append_member (out, "tensor_bytes");
+  tool_json_append_uint64 (out, safetensors_writer_get_total_bytes (writer));
+  g_string_append_c (out, ',');
+  tool_json_append_member (out, "file_size");
+  tool_json_append_uint64 (out, safetensors_writer_get_size (writer, NULL));
+  g_string_append (out, "}\n");
+  tool_write_stdout (out);
+}
+
 /* Declares every item, writes the header to @out_arg and then the data,
- * chunk by chunk, showing @progress. The writer goes through a temporary
- * file, so a failure leaves no output behind (and an existing @out_arg
- * untouched). */
+ * chunk by chunk, showing @progress; with @json, describes the file
+ * written. The writer goes through a temporary file, so a failure leaves
+ * no output behind (and an existing @out_arg untouched). */
 static int
 write_items (SafetensorsWriter *writer,
              GPtrArray         *items,
              const char        *out_arg,
-             ToolProgress      *progress)
+             ToolProgress      *progress,
+             gboolean           json)
 {
   g_autoptr(GFile) destination = g_file_new_for_commandline_arg (out_arg);
-  g_autoptr(GError) error = NULL;
+  GError *error = NULL;
 
   for (guint i = 0; i < items->len; i++)
     {
@@ -81,17 +105,11 @@ write_items (SafetensorsWriter *writer,
       if (!safetensors_writer_add_tensor (writer, item->name,
                                           safetensors_tensor_get_dtype (item->tensor),
                                           shape, n_dims, NULL, &error))
-        {
-          tool_print_file_error (item->arg, error);
-          return TOOL_EXIT_FAILURE;
-        }
+        return tool_fail_with_error_json (item->arg, error, json);
     }
 
   if (!safetensors_writer_begin (writer, destination, NULL, &error))
-    {
-      tool_print_file_error (out_arg, error);
-      return TOOL_EXIT_FAILURE;
-    }
+    return tool_fail_with_error_json (out_arg, error, json);
   tool_progress_set_total (progress, safetensors_writer_get_total_bytes (writer));
   tool_progress_watch_writer (progress, writer);
 
@@ -113,16 +131,14 @@ write_items (SafetensorsWriter *writer,
             {
               safetensors_writer_abort (writer);
               tool_progress_finish (progress, FALSE);
-              tool_print_file_error (item->arg, error);
-              return TOOL_EXIT_FAILURE;
+              return tool_fail_with_error_json (item->arg, error, json);
             }
 
           data = g_bytes_get_data (chunk, &len);
           if (!safetensors_writer_write_chunk (writer, item->name, data, len, NULL, &error))
             {
               tool_progress_finish (progress, FALSE);
-              tool_print_file_error (out_arg, error);
-              return TOOL_EXIT_FAILURE;
+              return tool_fail_with_error_json (out_arg, error, json);
             }
         }
     }
@@ -130,11 +146,12 @@ write_items (SafetensorsWriter *writer,
   if (!safetensors_writer_finish (writer, NULL, &error))
     {
       tool_progress_finish (progress, FALSE);
-      tool_print_file_error (out_arg, error);
-      return TOOL_EXIT_FAILURE;
+      return tool_fail_with_error_json (out_arg, error, json);
     }
   tool_progress_finish (progress, TRUE);
 
+  if (json)
+    print_written_json (out_arg, writer, items->len);
   return TOOL_EXIT_OK;
 }
 
@@ -162,13 +179,16 @@ typedef struct
 } MetadataSource;
 
 /* Metadata keys holding the same value in every input that has them are
- * copied as they are. A key with different values is an error, or with
- * @prefix is copied once per input as "PREFIX.KEY". */
+ * copied as they are. A key with different values is an error about the
+ * last input holding it (*@error_arg), or with @prefix is copied once per
+ * input as "PREFIX.KEY". */
 static gboolean
 merge_metadata (SafetensorsWriter  *writer,
                 char              **args,
                 SafetensorsFile   **files,
-                gboolean            prefix)
+                gboolean            prefix,
+                const char        **error_arg,
+                GError            **error)
 {
   g_autoptr(GHashTable) sources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                          (GDestroyNotify) g_array_unref);
@@ -214,9 +234,10 @@ merge_metadata (SafetensorsWriter  *writer,
 
       if (!prefix)
         {
-          g_printerr ("%s: metadata “%s” differs between %s and the other inputs "
-                      "(use --prefix to keep both)\n", TOOL_NAME, key,
-                      g_array_index (list, MetadataSource, list->len - 1).arg);
+          *error_arg = g_array_index (list, MetadataSource, list->len - 1).arg;
+          g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_DATA,
+                       "metadata “%s” differs from the other inputs' (use --prefix to keep both)",
+                       key);
           return FALSE;
         }
 
@@ -241,11 +262,13 @@ command_cat (const ToolCommand  *command,
   gboolean prefix = FALSE;
   gboolean no_mmap = FALSE;
   gboolean quiet = FALSE;
+  gboolean json = FALSE;
   const GOptionEntry entries[] = {
     { "prefix", 'p', 0, G_OPTION_ARG_NONE, &prefix,
       "Prefix each tensor name with its input's basename without extension and “.”", NULL },
     TOOL_OPTION_NO_MMAP (&no_mmap),
     TOOL_OPTION_QUIET (&quiet),
+    TOOL_OPTION_JSON (&json),
     G_OPTION_ENTRY_NULL
   };
   g_auto(GStrv) args = NULL;
@@ -254,6 +277,8 @@ command_cat (const ToolCommand  *command,
   g_autoptr(ToolProgress) progress = NULL;
   g_autoptr(SafetensorsWriter) writer = NULL;
   SafetensorsFile **files = NULL;
+  const char *error_arg = NULL;
+  GError *error = NULL;
   char **inputs;
   guint n_inputs;
   int status = TOOL_EXIT_FAILURE;
@@ -268,14 +293,13 @@ command_cat (const ToolCommand  *command,
 
   for (guint i = 0; i < n_inputs; i++)
     {
-      GError *error = NULL;
       g_auto(GStrv) names = NULL;
       g_autofree char *base = prefix ? input_prefix (inputs[i]) : NULL;
 
       files[i] = tool_open_file (inputs[i], no_mmap, &error);
       if (files[i] == NULL)
         {
-          tool_fail_with_error (inputs[i], error);
+          tool_fail_with_error_json (inputs[i], error, json);
           goto out;
         }
 
@@ -288,8 +312,10 @@ command_cat (const ToolCommand  *command,
 
           if (origin != NULL)
             {
-              g_printerr ("%s: tensor “%s” is in both %s and %s%s\n", TOOL_NAME, name,
-                          origin, inputs[i], prefix ? "" : " (use --prefix to keep both)");
+              g_set_error (&error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_DUPLICATE_NAME,
+                           "tensor “%s” is in both %s and %s%s", name, origin, inputs[i],
+                           prefix ? "" : " (use --prefix to keep both)");
+              tool_fail_with_error_json (inputs[i], error, json);
               g_free (name);
               goto out;
             }
@@ -299,10 +325,13 @@ command_cat (const ToolCommand  *command,
     }
 
   writer = safetensors_writer_new (SAFETENSORS_WRITER_FLAGS_NONE);
-  if (!merge_metadata (writer, inputs, files, prefix))
-    goto out;
+  if (!merge_metadata (writer, inputs, files, prefix, &error_arg, &error))
+    {
+      tool_fail_with_error_json (error_arg, error, json);
+      goto out;
+    }
 
-  status = write_items (writer, items, args[0], progress);
+  status = write_items (writer, items, args[0], progress, json);
 
 out:
   /* The items hold references on the tensors, which keep their files
@@ -325,9 +354,11 @@ command_extract (const ToolCommand  *command,
 {
   gboolean no_mmap = FALSE;
   gboolean quiet = FALSE;
+  gboolean json = FALSE;
   const GOptionEntry entries[] = {
     TOOL_OPTION_NO_MMAP (&no_mmap),
     TOOL_OPTION_QUIET (&quiet),
+    TOOL_OPTION_JSON (&json),
     G_OPTION_ENTRY_NULL
   };
   g_auto(GStrv) args = NULL;
@@ -345,7 +376,7 @@ command_extract (const ToolCommand  *command,
 
   file = tool_open_file (args[0], no_mmap, &error);
   if (file == NULL)
-    return tool_fail_with_error (args[0], error);
+    return tool_fail_with_error_json (args[0], error, json);
 
   for (guint i = 2; args[i] != NULL; i++)
     {
@@ -357,7 +388,7 @@ command_extract (const ToolCommand  *command,
 
       tensor = safetensors_file_lookup (file, args[i], &error);
       if (tensor == NULL)
-        return tool_fail_with_error (args[0], error);
+        return tool_fail_with_error_json (args[0], error, json);
       add_copy_item (items, tensor, g_strdup (args[i]), args[0]);
     }
 
@@ -367,7 +398,7 @@ command_extract (const ToolCommand  *command,
     safetensors_writer_set_metadata_value (writer, keys[k],
                                            safetensors_file_get_metadata_value (file, keys[k]));
 
-  return write_items (writer, items, args[1], progress);
+  return write_items (writer, items, args[1], progress, json);
 }
 
 /* ------------------------------------------------------------------ */

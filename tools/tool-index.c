@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -396,13 +398,44 @@ tool_output_folder_get_final (ToolOutputFolder *self,
   return g_file_new_build_filename (self->path, name, NULL);
 }
 
+static gboolean
+set_errno_error (GError     **error,
+                 int          saved_errno,
+                 const char  *what,
+                 const char  *name)
+{
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+               "cannot %s %s: %s", what, name, g_strerror (saved_errno));
+  return FALSE;
+}
+
+/* Removes the files of @path, then @path. */
+static void
+remove_folder (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_unlink (child) != 0 && errno == EISDIR)
+        remove_folder (child);
+    }
+  g_rmdir (path);
+}
+
 /**
  * tool_output_folder_commit:
  * @self: a folder
  * @error: return location for a #GError
  *
  * Moves the files written into the folder, replacing files of the same
- * names, and makes that durable.
+ * names, and makes that durable. The files they replace are kept aside
+ * (hard links, or moved when the file system has none) until all the new
+ * ones are in: if one cannot be moved in, the others are taken out again
+ * and the old files put back.
  *
  * Returns: %TRUE on success
  */
@@ -410,47 +443,72 @@ gboolean
 tool_output_folder_commit (ToolOutputFolder  *self,
                            GError           **error)
 {
+  guint n = self->names->len;
+  g_autofree char *aside = g_build_filename (self->staging, ".replaced", NULL);
+  g_autofree gboolean *kept = g_new0 (gboolean, n);
   g_autofree char *last = NULL;
+  guint moved = 0;
 
-  for (guint i = 0; i < self->names->len; i++)
+  if (g_mkdir (aside, 0700) != 0)
+    return set_errno_error (error, errno, "make a folder in", self->path);
+
+  for (guint i = 0; i < n; i++)
     {
       const char *name = g_ptr_array_index (self->names, i);
+      g_autofree char *target = g_build_filename (self->path, name, NULL);
+      g_autofree char *backup = g_strdup_printf ("%s/%u", aside, i);
+      GStatBuf st;
+
+      if (g_lstat (target, &st) != 0 || !S_ISREG (st.st_mode))
+        continue;
+      if (link (target, backup) != 0 && g_rename (target, backup) != 0)
+        {
+          set_errno_error (error, errno, "keep aside the old", name);
+          goto undo;
+        }
+      kept[i] = TRUE;
+    }
+
+  for (; moved < n; moved++)
+    {
+      const char *name = g_ptr_array_index (self->names, moved);
       g_autofree char *from = g_build_filename (self->staging, name, NULL);
 
       g_free (last);
       last = g_build_filename (self->path, name, NULL);
       if (g_rename (from, last) != 0)
         {
-          int saved_errno = errno;
-
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                       "cannot move %s into place: %s", name, g_strerror (saved_errno));
-          return FALSE;
+          set_errno_error (error, errno, "move into place", name);
+          goto undo;
         }
     }
 
   self->committed = TRUE;
-  g_rmdir (self->staging);
+  remove_folder (self->staging);
   return last == NULL || safetensors_fsync_directory_of (last, error);
+
+undo:
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *target = g_build_filename (self->path,
+                                                  (const char *) g_ptr_array_index (self->names, i),
+                                                  NULL);
+      g_autofree char *backup = g_strdup_printf ("%s/%u", aside, i);
+
+      if (kept[i])
+        g_rename (backup, target);
+      else if (i < moved)
+        g_unlink (target);
+    }
+  return FALSE;
 }
 
 void
 tool_output_folder_free (ToolOutputFolder *self)
 {
+  /* Ours alone: whatever is in it goes, writers' temporary files too. */
   if (self->staging != NULL)
-    {
-      g_autoptr(GDir) dir = g_dir_open (self->staging, 0, NULL);
-      const char *name;
-
-      /* Ours alone: whatever is in it goes, writers' temporary files too. */
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *path = g_build_filename (self->staging, name, NULL);
-
-          g_unlink (path);
-        }
-      g_rmdir (self->staging);
-    }
+    remove_folder (self->staging);
   /* Only if empty: nothing else was in it. */
   if (self->created && !self->committed)
     g_rmdir (self->path);
@@ -466,12 +524,14 @@ tool_output_folder_free (ToolOutputFolder *self)
 /* ------------------------------------------------------------------ */
 
 /* Writes @tensors (names kept) and @metadata to @destination, data chunk
- * by chunk, as the next part of @progress. */
+ * by chunk, as the next part of @progress. Gives the size of the file
+ * written in @out_size. */
 static gboolean
 write_tensors (GPtrArray        *tensors,
                GHashTable       *metadata,
                GFile            *destination,
                ToolProgress     *progress,
+               guint64          *out_size,
                GError          **error)
 {
   g_autoptr(SafetensorsWriter) writer = safetensors_writer_new (SAFETENSORS_WRITER_FLAGS_NONE);
@@ -524,7 +584,29 @@ write_tensors (GPtrArray        *tensors,
         }
     }
 
+  *out_size = safetensors_writer_get_size (writer, NULL);
   return safetensors_writer_finish (writer, NULL, error);
+}
+
+/* {"name": …, "dtype": …, "shape": […], "n_bytes": …}, as ls --json
+ * without the offsets. */
+static void
+append_tensor_json (GString           *out,
+                    SafetensorsTensor *tensor)
+{
+  g_string_append_c (out, '{');
+  tool_json_append_member (out, "name");
+  tool_json_append_string (out, safetensors_tensor_get_name (tensor));
+  g_string_append_c (out, ',');
+  tool_json_append_member (out, "dtype");
+  tool_json_append_string (out, safetensors_dtype_to_string (safetensors_tensor_get_dtype (tensor)));
+  g_string_append_c (out, ',');
+  tool_json_append_member (out, "shape");
+  tool_append_shape (out, tensor, ",");
+  g_string_append_c (out, ',');
+  tool_json_append_member (out, "n_bytes");
+  tool_json_append_uint64 (out, safetensors_tensor_get_n_bytes (tensor));
+  g_string_append_c (out, '}');
 }
 
 /* "5GB" (powers of 1000, as the Hugging Face libraries count), "2GiB"
@@ -577,11 +659,13 @@ command_split (const ToolCommand  *command,
   g_autofree char *max_text = NULL;
   gboolean no_mmap = FALSE;
   gboolean quiet = FALSE;
+  gboolean json_output = FALSE;
   const GOptionEntry entries[] = {
     { "max-shard-size", 0, 0, G_OPTION_ARG_STRING, &max_text,
       "Largest size of tensor data per shard (default 5GB)", "SIZE" },
     TOOL_OPTION_NO_MMAP (&no_mmap),
     TOOL_OPTION_QUIET (&quiet),
+    TOOL_OPTION_JSON (&json_output),
     G_OPTION_ENTRY_NULL
   };
   g_auto(GStrv) args = NULL;
@@ -594,6 +678,7 @@ command_split (const ToolCommand  *command,
   g_autoptr(ToolOutputFolder) folder = NULL;
   g_autoptr(GFile) index_file = NULL;
   g_autoptr(GFile) index_final = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
   g_autofree char *base = NULL;
   g_autofree char *index_name = NULL;
   g_autofree char *json = NULL;
@@ -614,7 +699,7 @@ command_split (const ToolCommand  *command,
 
   file = tool_open_file (args[0], no_mmap, &error);
   if (file == NULL)
-    return tool_fail_with_error (args[0], error);
+    return tool_fail_with_error_json (args[0], error, json_output);
 
   /* Tensors in name order, a new shard when the next would overflow the
    * current one; a tensor larger than the limit gets a shard of its own. */
@@ -645,29 +730,55 @@ command_split (const ToolCommand  *command,
   /* All the shards or none: a failure leaves OUTDIR as it was. */
   folder = tool_output_folder_new (args[1], &error);
   if (folder == NULL)
-    return tool_fail_with_error (args[1], error);
+    return tool_fail_with_error_json (args[1], error, json_output);
 
   base = checkpoint_name (args[0]);
   tool_progress_set_total (progress, total);
   for (guint s = 0; s < shards->len; s++)
     {
       g_autoptr(GFile) destination = NULL;
+      g_autoptr(GFile) final = NULL;
       GPtrArray *tensors = g_ptr_array_index (shards, s);
       g_autofree char *shard_name = g_strdup_printf ("%s-%05u-of-%05u.safetensors",
                                                      base, s + 1, shards->len);
+      guint64 shard_bytes = 0, size = 0;
 
       for (guint i = 0; i < tensors->len; i++)
         g_hash_table_insert (weight_map,
                              (gpointer) safetensors_tensor_get_name (g_ptr_array_index (tensors, i)),
                              g_strdup (shard_name));
       destination = tool_output_folder_add (folder, shard_name);
-      if (!write_tensors (tensors, metadata, destination, progress, &error))
+      if (!write_tensors (tensors, metadata, destination, progress, &size, &error))
         {
           tool_progress_finish (progress, FALSE);
-          g_printerr ("%s: %s\n", TOOL_NAME, error->message);
-          g_error_free (error);
-          return TOOL_EXIT_FAILURE;
+          return tool_fail_with_error_json (args[1], error, json_output);
         }
+
+      /* {"file": …, "n_tensors": …, "tensor_bytes": …, "file_size": …, "tensors": […]} */
+      final = tool_output_folder_get_final (folder, shard_name);
+      g_string_append (out, s > 0 ? ",{" : "{");
+      tool_json_append_member (out, "file");
+      tool_json_append_string (out, g_file_peek_path (final));
+      g_string_append_c (out, ',');
+      tool_json_append_member (out, "n_tensors");
+      tool_json_append_uint64 (out, tensors->len);
+      g_string_append (out, ",\"tensors\":[");
+      for (guint i = 0; i < tensors->len; i++)
+        {
+          SafetensorsTensor *tensor = g_ptr_array_index (tensors, i);
+
+          if (i > 0)
+            g_string_append_c (out, ',');
+          append_tensor_json (out, tensor);
+          shard_bytes += safetensors_tensor_get_n_bytes (tensor);
+        }
+      g_string_append (out, "],");
+      tool_json_append_member (out, "tensor_bytes");
+      tool_json_append_uint64 (out, shard_bytes);
+      g_string_append_c (out, ',');
+      tool_json_append_member (out, "file_size");
+      tool_json_append_uint64 (out, size);
+      g_string_append_c (out, '}');
     }
 
   /* The index last: it only names shards that are complete. */
@@ -680,19 +791,34 @@ command_split (const ToolCommand  *command,
       !tool_output_folder_commit (folder, &error))
     {
       tool_progress_finish (progress, FALSE);
-      return tool_fail_with_error (args[1], error);
+      return tool_fail_with_error_json (args[1], error, json_output);
     }
   tool_progress_finish (progress, TRUE);
 
-  {
-    g_autoptr(GString) out = g_string_new (NULL);
+  if (json_output)
+    {
+      g_autoptr(GString) document = g_string_new ("{");
 
-    g_string_append_printf (out, "%u shard%s, %" G_GUINT64_FORMAT " bytes of tensors: ",
-                            shards->len, shards->len == 1 ? "" : "s", total);
-    g_string_append (out, g_file_peek_path (index_final));
-    g_string_append_c (out, '\n');
-    tool_write_stdout (out);
-  }
+      tool_json_append_member (document, "file");
+      tool_json_append_string (document, args[0]);
+      g_string_append_c (document, ',');
+      tool_json_append_member (document, "index");
+      tool_json_append_string (document, g_file_peek_path (index_final));
+      g_string_append_c (document, ',');
+      tool_json_append_member (document, "total_size");
+      tool_json_append_uint64 (document, total);
+      g_string_append (document, ",\"shards\":[");
+      g_string_append_len (document, out->str, out->len);
+      g_string_append (document, "]}\n");
+      tool_write_stdout (document);
+    }
+  else
+    {
+      g_string_printf (out, "%u shard%s, %" G_GUINT64_FORMAT " bytes of tensors: %s\n",
+                       shards->len, shards->len == 1 ? "" : "s", total,
+                       g_file_peek_path (index_final));
+      tool_write_stdout (out);
+    }
 
   return TOOL_EXIT_OK;
 }
@@ -707,29 +833,29 @@ command_merge (const ToolCommand  *command,
                char              **argv)
 {
   gboolean quiet = FALSE;
+  gboolean json = FALSE;
   const GOptionEntry entries[] = {
     TOOL_OPTION_QUIET (&quiet),
+    TOOL_OPTION_JSON (&json),
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(ToolProgress) progress = NULL;
   g_auto(GStrv) args = NULL;
   g_auto(GStrv) names = NULL;
-  g_auto(GStrv) shard_names = NULL;
-  g_autoptr(GFile) location = NULL;
   g_autoptr(GFile) destination = NULL;
   g_autoptr(SafetensorsIndex) index = NULL;
   g_autoptr(GPtrArray) tensors = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GHashTable) metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) metadata = NULL;
   GError *error = NULL;
+  guint64 size = 0;
 
   if (!tool_parse_options (command, entries, argc, argv, &args))
     return TOOL_EXIT_USAGE;
   progress = tool_progress_new (quiet);
 
-  location = g_file_new_for_commandline_arg (args[0]);
-  index = safetensors_index_open (location, NULL, &error);
+  index = tool_open_index (args[0], &error);
   if (index == NULL)
-    return tool_fail_with_error (args[0], error);
+    return tool_fail_with_error_json (args[0], error, json);
 
   names = safetensors_index_get_tensor_names (index);
   for (guint i = 0; names[i] != NULL; i++)
@@ -738,35 +864,37 @@ command_merge (const ToolCommand  *command,
 
   /* Shards normally carry the same metadata; different values for one
    * key cannot be merged. */
-  shard_names = safetensors_index_get_shard_names (index);
-  for (guint s = 0; shard_names[s] != NULL; s++)
-    {
-      SafetensorsFile *shard = safetensors_index_get_shard (index, shard_names[s]);
-      g_auto(GStrv) keys = safetensors_file_get_metadata_keys (shard);
-
-      for (guint k = 0; keys[k] != NULL; k++)
-        {
-          const char *value = safetensors_file_get_metadata_value (shard, keys[k]);
-          const char *known = g_hash_table_lookup (metadata, keys[k]);
-
-          if (known != NULL && !g_str_equal (known, value))
-            {
-              g_printerr ("%s: %s: metadata “%s” differs between shards\n",
-                          TOOL_NAME, args[0], keys[k]);
-              return TOOL_EXIT_FAILURE;
-            }
-          /* Values owned by the shards, which the index keeps open. */
-          g_hash_table_insert (metadata, g_strdup (keys[k]), (gpointer) value);
-        }
-    }
+  metadata = tool_index_get_metadata (index, &error);
+  if (metadata == NULL)
+    return tool_fail_with_error_json (args[0], error, json);
 
   destination = g_file_new_for_commandline_arg (args[1]);
-  if (!write_tensors (tensors, metadata, destination, progress, &error))
+  if (!write_tensors (tensors, metadata, destination, progress, &size, &error))
     {
       tool_progress_finish (progress, FALSE);
-      return tool_fail_with_error (args[1], error);
+      return tool_fail_with_error_json (args[1], error, json);
     }
   tool_progress_finish (progress, TRUE);
+
+  /* As cat and extract: {"file", "n_tensors", "tensor_bytes", "file_size"} */
+  if (json)
+    {
+      g_autoptr(GString) out = g_string_new ("{");
+
+      tool_json_append_member (out, "file");
+      tool_json_append_string (out, args[1]);
+      g_string_append_c (out, ',');
+      tool_json_append_member (out, "n_tensors");
+      tool_json_append_uint64 (out, tensors->len);
+      g_string_append_c (out, ',');
+      tool_json_append_member (out, "tensor_bytes");
+      tool_json_append_uint64 (out, safetensors_index_get_total_size (index));
+      g_string_append_c (out, ',');
+      tool_json_append_member (out, "file_size");
+      tool_json_append_uint64 (out, size);
+      g_string_append (out, "}\n");
+      tool_write_stdout (out);
+    }
 
   return TOOL_EXIT_OK;
 }

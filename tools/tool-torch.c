@@ -181,13 +181,13 @@ append_plan_json (GString              *out,
           tool_json_append_uint64 (out, planned->info->shape[d]);
         }
       g_string_append (out, "],");
-      tool_json_append_member (out, "bytes");
+      tool_json_append_member (out, "n_bytes");
       tool_json_append_uint64 (out, planned->n_bytes);
       g_string_append_c (out, '}');
     }
   g_string_append (out, "],");
 
-  tool_json_append_member (out, "total_bytes");
+  tool_json_append_member (out, "tensor_bytes");
   tool_json_append_uint64 (out, plan->total_bytes);
   g_string_append_c (out, ',');
 
@@ -265,21 +265,19 @@ import_checkpoint (const ImportOptions  *options,
   g_autoptr(SafetensorsTorchCheckpoint) checkpoint = NULL;
   g_autoptr(SafetensorsTorchPlan) plan = NULL;
   g_autoptr(ToolProgress) progress = NULL;
-  g_autoptr(GError) error = NULL;
   g_autoptr(GString) out = g_string_new (NULL);
+  GError *error = NULL;
 
   checkpoint = safetensors_torch_checkpoint_open (source, NULL, &error);
   if (checkpoint != NULL)
     plan = safetensors_torch_plan_new (checkpoint, options->flags, options->key, &error);
   if (plan == NULL)
-    {
-      tool_print_file_error (in_arg, error);
-      return TOOL_EXIT_FAILURE;
-    }
+    return tool_fail_with_error_json (in_arg, error, options->json);
 
   if (!options->dry_run)
     {
-      if (!options->quiet)
+      /* --json lists them with the rest. */
+      if (!options->quiet && !options->json)
         report_skipped (in_arg, plan);
 
       progress = tool_progress_new (options->quiet);
@@ -294,9 +292,8 @@ import_checkpoint (const ImportOptions  *options,
 
           tool_progress_finish (progress, FALSE);
           /* Read errors name the checkpoint, the others the output. */
-          tool_print_file_error (g_str_has_prefix (error->message, source_name) ? in_arg : out_arg,
-                                 error);
-          return TOOL_EXIT_FAILURE;
+          return tool_fail_with_error_json (g_str_has_prefix (error->message, source_name) ?
+                                              in_arg : out_arg, error, options->json);
         }
       tool_progress_finish (progress, TRUE);
     }
@@ -602,10 +599,10 @@ import_sharded (const ImportOptions  *options,
   guint64 total_size = 0;
 
   if (!tool_index_parse (index_file, weight_map, &error))
-    return tool_fail_with_error (in_arg, error);
+    return tool_fail_with_error_json (in_arg, error, options->json);
   shards = plan_shards (options, index_file, weight_map, &error);
   if (shards == NULL)
-    return tool_fail_with_error (in_arg, error);
+    return tool_fail_with_error_json (in_arg, error, options->json);
 
   for (guint i = 0; i < shards->len; i++)
     total_size += ((TorchShard *) g_ptr_array_index (shards, i))->plan->total_bytes;
@@ -616,7 +613,7 @@ import_sharded (const ImportOptions  *options,
       return TOOL_EXIT_OK;
     }
 
-  if (!options->quiet)
+  if (!options->quiet && !options->json)
     for (guint i = 0; i < shards->len; i++)
       {
         TorchShard *shard = g_ptr_array_index (shards, i);
@@ -627,7 +624,7 @@ import_sharded (const ImportOptions  *options,
   /* Every shard and the index, or nothing. */
   folder = tool_output_folder_new (out_arg, &error);
   if (folder == NULL)
-    return tool_fail_with_error (out_arg, error);
+    return tool_fail_with_error_json (out_arg, error, options->json);
 
   progress = tool_progress_new (options->quiet);
   tool_progress_set_total (progress, total_size);
@@ -646,9 +643,8 @@ import_sharded (const ImportOptions  *options,
 
           tool_progress_finish (progress, FALSE);
           /* Read errors name the shard, the others the output. */
-          if (g_str_has_prefix (error->message, source_name))
-            return tool_fail_with_error (in_arg, error);
-          return tool_fail_with_error (out_arg, error);
+          return tool_fail_with_error_json (g_str_has_prefix (error->message, source_name) ?
+                                              in_arg : out_arg, error, options->json);
         }
 
       for (guint t = 0; t < shard->plan->tensors->len; t++)
@@ -670,7 +666,7 @@ import_sharded (const ImportOptions  *options,
       !tool_output_folder_commit (folder, &error))
     {
       tool_progress_finish (progress, FALSE);
-      return tool_fail_with_error (out_arg, error);
+      return tool_fail_with_error_json (out_arg, error, options->json);
     }
   tool_progress_finish (progress, TRUE);
 
@@ -733,7 +729,7 @@ command_import_pytorch (const ToolCommand  *command,
 
   /* The name tells an index from a checkpoint, as for the Hugging Face
    * libraries: pytorch_model.bin.index.json. */
-  if (g_str_has_suffix (args[0], ".index.json"))
+  if (tool_arg_is_index (args[0]))
     status = import_sharded (&options, args[0], args[1]);
   else
     status = import_checkpoint (&options, args[0], args[1]);

@@ -206,3 +206,62 @@ def test_sparsify_errors(tmp_path):
     bad.write_bytes(b"garbage")
     assert run("sparsify", bad).returncode == 1
     assert bad.read_bytes() == b"garbage"
+
+
+# --json: {"file", "n_tensors", "tensor_bytes", "file_size"}
+
+WRITTEN = {"file", "n_tensors", "tensor_bytes", "file_size"}
+
+
+def test_cat_json(tmp_path, make):
+    a = make("a.safetensors", {"x": A_TENSORS["x"]}, {"k": "v"})
+    b = make("b.safetensors", {"y": B_TENSORS["y"]}, {"k": "v"})
+    out = tmp_path / "out.safetensors"
+    result = run("cat", "--json", out, a, b)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == b""
+    document = json.loads(result.stdout)
+    assert set(document) == WRITTEN
+    assert document == {"file": str(out), "n_tensors": 2, "tensor_bytes": 11,
+                        "file_size": os.path.getsize(out)}
+
+
+def test_extract_json(tmp_path):
+    out = tmp_path / "out.safetensors"
+    result = run("extract", "--json", EXAMPLE, out, "hello", "mask", "hello")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    tensors, _, _ = read(out)
+    assert document == {"file": str(out), "n_tensors": 2,
+                        "tensor_bytes": sum(len(t[2]) for t in tensors.values()),
+                        "file_size": os.path.getsize(out)}
+
+
+def test_json_errors(tmp_path, make):
+    """With --json, a failure also prints the error object on stdout."""
+    out = tmp_path / "out.safetensors"
+    result = run("extract", "--json", EXAMPLE, out, "nope")
+    assert result.returncode == 1
+    assert result.stderr.count(b"\n") == 1
+    error = json.loads(result.stdout)["error"]
+    assert (error["file"], error["code"]) == (EXAMPLE, "tensor-not-found")
+    assert not out.exists()
+
+    a = make("a.safetensors", A_TENSORS, {"k": "1"})
+    b = make("b.safetensors", B_TENSORS, {"k": "2"})
+    result = run("cat", "--json", out, a, b)
+    assert result.returncode == 1
+    error = json.loads(result.stdout)["error"]
+    assert (error["file"], error["code"]) == (b, "duplicate-name")
+    assert "“shared”" in error["message"]
+    result = run("cat", "--json", "--prefix", out, a, b)
+    assert result.returncode == 0
+    c = make("c.safetensors", {"z": B_TENSORS["y"]}, {"k": "3"})
+    result = run("cat", "--json", out, a, c)
+    assert result.returncode == 1
+    error = json.loads(result.stdout)["error"]
+    assert (error["file"], error["code"]) == (c, "invalid-data")
+    assert "“k”" in error["message"]
+    # Without --json, stdout stays empty.
+    result = run("cat", out, a, c)
+    assert result.returncode == 1 and result.stdout == b""

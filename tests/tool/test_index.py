@@ -169,3 +169,124 @@ def test_sizes(tmp_path):
         assert run("split", "--max-shard-size", size, EXAMPLE, out).returncode == 0
         index = json.loads((out / "example.safetensors.index.json").read_text())
         assert len(set(index["weight_map"].values())) == 1
+
+
+# --json
+
+TENSOR = {"name", "dtype", "shape", "n_bytes"}
+
+
+def test_split_json(tmp_path):
+    out = tmp_path / "shards"
+    result = run("split", "--json", "--max-shard-size", "100", EXAMPLE, out)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == b""
+    document = json.loads(result.stdout)
+    assert set(document) == {"file", "index", "total_size", "shards"}
+    assert document["file"] == EXAMPLE
+    assert document["index"] == str(out / "example.safetensors.index.json")
+    index = json.loads((out / "example.safetensors.index.json").read_text())
+    assert document["total_size"] == index["metadata"]["total_size"]
+    assert [s["file"] for s in document["shards"]] == [
+        str(out / ("example-%05d-of-00003.safetensors" % i)) for i in (1, 2, 3)]
+    original, _ = read(EXAMPLE)
+    for shard in document["shards"]:
+        assert set(shard) == {"file", "n_tensors", "tensors", "tensor_bytes", "file_size"}
+        tensors, _ = read(shard["file"])
+        assert shard["file_size"] == os.path.getsize(shard["file"])
+        assert shard["n_tensors"] == len(shard["tensors"]) == len(tensors)
+        assert shard["tensor_bytes"] == sum(t["n_bytes"] for t in shard["tensors"]) <= 100
+        for tensor in shard["tensors"]:
+            assert set(tensor) == TENSOR
+            dtype, shape, data = original[tensor["name"]]
+            assert (tensor["dtype"], tensor["shape"], tensor["n_bytes"]) == (dtype, shape, len(data))
+            assert index["weight_map"][tensor["name"]] == os.path.basename(shard["file"])
+
+
+def test_merge_json(sharded, tmp_path):
+    out = tmp_path / "merged.safetensors"
+    result = run("merge", "--json", sharded / "example.safetensors.index.json", out)
+    assert result.returncode == 0, result.stderr
+    tensors, _ = read(EXAMPLE)
+    assert json.loads(result.stdout) == {
+        "file": str(out), "n_tensors": len(tensors),
+        "tensor_bytes": sum(len(t[2]) for t in tensors.values()),
+        "file_size": os.path.getsize(out)}
+
+
+def test_json_errors(tmp_path):
+    result = run("merge", "--json", tmp_path / "missing.index.json", tmp_path / "out")
+    assert result.returncode == 1
+    assert result.stderr.count(b"\n") == 1
+    assert json.loads(result.stdout)["error"]["code"] == "not-found"
+    result = run("split", "--json", tmp_path / "missing.safetensors", tmp_path / "out")
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["error"]["code"] == "not-found"
+    assert not (tmp_path / "out").exists()
+
+
+# All or nothing
+
+def test_split_leaves_nothing_on_failure(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "example.safetensors.index.json").write_text("previous")
+    (out / "example-00001-of-00003.safetensors").write_text("previous 1")
+    # A shard that cannot be moved in: a folder in its place. The first
+    # shard, moved in already, is taken out again and the old one put back.
+    (out / "example-00002-of-00003.safetensors").mkdir()
+    result = run("split", "--max-shard-size", "100", EXAMPLE, out)
+    assert result.returncode == 1
+    assert result.stderr.count(b"\n") == 1, result.stderr
+    assert b"example-00002-of-00003.safetensors" in result.stderr
+    assert sorted(os.listdir(out)) == ["example-00001-of-00003.safetensors",
+                                       "example-00002-of-00003.safetensors",
+                                       "example.safetensors.index.json"]
+    assert (out / "example.safetensors.index.json").read_text() == "previous"
+    assert (out / "example-00001-of-00003.safetensors").read_text() == "previous 1"
+    # Replacing works when nothing is in the way.
+    os.rmdir(out / "example-00002-of-00003.safetensors")
+    assert run("split", "--max-shard-size", "100", EXAMPLE, out).returncode == 0
+    assert sorted(os.listdir(out)) == ["example-%05d-of-00003.safetensors" % i for i in (1, 2, 3)] \
+        + ["example.safetensors.index.json"]
+    assert read(out / "example-00001-of-00003.safetensors")[0]
+
+
+def test_split_merge_is_the_canonical_writers_output(tmp_path):
+    """A file laid out in no canonical order (tensors by name, not by dtype;
+    metadata keys unsorted; extra header padding) comes back from split
+    and merge exactly as the canonical writer writes its tensors: as
+    `extract` of every name does."""
+    tensors = {
+        "a.bias": ("F16", [3], struct.pack("<3e", 1.0, 2.0, 3.0)),
+        "b.mask": ("BOOL", [2], b"\x01\x00"),
+        "c.ids": ("I64", [2], struct.pack("<2q", 7, -7)),
+        "d.weight": ("F32", [2, 2], struct.pack("<4f", 1, 2, 3, 4)),
+        "e.bytes": ("U8", [5], b"hello"),
+        "f.empty": ("F64", [0], b""),
+    }
+    header = {"__metadata__": {"z": "last", "a": "first"}}
+    offset = 0
+    for name, (dtype, shape, data) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": shape,
+                        "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8 + 16)
+    source = tmp_path / "odd.safetensors"
+    source.write_bytes(struct.pack("<Q", len(text)) + text
+                       + b"".join(t[2] for t in tensors.values()))
+
+    shards = tmp_path / "shards"
+    assert run("split", "--max-shard-size", "10", source, shards).returncode == 0
+    index = json.loads((shards / "odd.safetensors.index.json").read_text())
+    assert len(set(index["weight_map"].values())) > 2
+    merged = tmp_path / "merged.safetensors"
+    result = run("merge", shards / "odd.safetensors.index.json", merged)
+    assert result.returncode == 0, result.stderr
+
+    extracted = tmp_path / "extracted.safetensors"
+    assert run("extract", source, extracted, *tensors).returncode == 0
+    assert merged.read_bytes() == extracted.read_bytes()
+    assert merged.read_bytes() != source.read_bytes()
+    assert read(merged) == (tensors, {"a": "first", "z": "last"})

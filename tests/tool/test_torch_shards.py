@@ -298,11 +298,11 @@ def test_dry_run(sharded, tmp_path):
     # Each shard's plan follows its heading, as for one checkpoint.
     first = lines.index(headings[0])
     model = json.loads(run("import-pytorch", "-n", "--json", os.path.join(DATA, "model.pt")).stdout)
-    assert lines[first + 1] == "Tensors: 28 (%d bytes)" % model["total_bytes"]
+    assert lines[first + 1] == "Tensors: 28 (%d bytes)" % model["tensor_bytes"]
     assert "  lm_head.weight  →  embed.weight" in lines
     assert lines[-1] == "Index model.safetensors.index.json: 3 shards, %d bytes of tensors" % (
         sum(json.loads(run("import-pytorch", "-n", "--json",
-                           os.path.join(DATA, f)).stdout)["total_bytes"]
+                           os.path.join(DATA, f)).stdout)["tensor_bytes"]
             for f, _ in SHARDS))
     # Without OUT too; and the checks run.
     assert run("import-pytorch", "-n", index).returncode == 0
@@ -318,14 +318,14 @@ def check_plan_json(plan, case):
     assert [t["name"] for t in plan["tensors"]] != [] or expected == {}
     assert sorted(t["name"] for t in plan["tensors"]) == sorted(expected)
     for tensor in plan["tensors"]:
-        assert set(tensor) == {"name", "dtype", "shape", "bytes"}
+        assert set(tensor) == {"name", "dtype", "shape", "n_bytes"}
         assert tensor["dtype"] == expected[tensor["name"]]["dtype"]
         assert tensor["shape"] == expected[tensor["name"]]["shape"]
         count = 1
         for d in tensor["shape"]:
             count *= d
-        assert tensor["bytes"] == count * DTYPE_SIZES[tensor["dtype"]]
-    assert plan["total_bytes"] == sum(t["bytes"] for t in plan["tensors"])
+        assert tensor["n_bytes"] == count * DTYPE_SIZES[tensor["dtype"]]
+    assert plan["tensor_bytes"] == sum(t["n_bytes"] for t in plan["tensors"])
     assert plan["metadata"] == case["metadata"]
     assert [[s["name"], s["reason"]] for s in plan["skipped"]] == case["skipped"]
     for alias in plan["aliases"]:
@@ -344,10 +344,10 @@ def test_dry_run_json(sharded):
     assert [(s["file"], s["output"]) for s in document["shards"]] == [
         (shard, output) for (_, shard), output in zip(SHARDS, OUTPUTS)]
     for (file, _), shard in zip(SHARDS, document["shards"]):
-        assert set(shard) == {"file", "output", "tensors", "total_bytes", "aliases", "skipped",
+        assert set(shard) == {"file", "output", "tensors", "tensor_bytes", "aliases", "skipped",
                               "stored", "metadata"}
         check_plan_json(shard, default_case(file))
-    assert document["total_size"] == sum(s["total_bytes"] for s in document["shards"])
+    assert document["total_size"] == sum(s["tensor_bytes"] for s in document["shards"])
     assert document["shards"][0]["aliases"] == [{"name": "lm_head.weight", "kept": "embed.weight"}]
 
 
@@ -378,7 +378,7 @@ def test_single_dry_run_json(case):
     result = run("import-pytorch", "-n", "--json", os.path.join(DATA, case["file"]), *args)
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
-    assert set(plan) == {"file", "output", "tensors", "total_bytes", "aliases", "skipped",
+    assert set(plan) == {"file", "output", "tensors", "tensor_bytes", "aliases", "skipped",
                          "stored", "metadata"}
     assert plan["output"] is None
     check_plan_json(plan, case)
@@ -393,7 +393,7 @@ def test_single_import_json(tmp_path):
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert plan["output"] == str(out)
-    assert plan["tensors"] == [{"name": "tensor", "dtype": "I32", "shape": [3], "bytes": 12}]
+    assert plan["tensors"] == [{"name": "tensor", "dtype": "I32", "shape": [3], "n_bytes": 12}]
     assert out.exists()
 
 
@@ -426,3 +426,26 @@ def test_progress_over_all_shards(sharded, tmp_path):
     # One bar for all the shards, ending at their total.
     assert ("] %d bytes / %d bytes" % (total, total)).encode() in terminal, terminal
     assert terminal.endswith(b"\r\n")
+
+
+def test_json_errors(sharded, tmp_path):
+    """With --json, a failure is one line on stderr and the error object
+    on stdout; skipped values are in the JSON, not on stderr."""
+    index, _ = sharded
+    os.unlink(index.parent / SHARDS[2][1])
+    result = run("import-pytorch", "--json", index, tmp_path / "out")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    error = json.loads(result.stdout)["error"]
+    assert (error["file"], error["code"]) == (str(index), "not-found")
+    assert "pytorch_model-00003-of-00003.bin" in error["message"]
+
+    result = run("import-pytorch", "--json", os.path.join(DATA, "nope.pt"), tmp_path / "x")
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["error"]["code"] == "not-found"
+
+    result = run("import-pytorch", "--json", "--all", os.path.join(DATA, "train.pt"),
+                 tmp_path / "train.safetensors")
+    assert result.returncode == 0
+    assert result.stderr == ""
+    assert ["epoch", "int"] in [[s["name"], s["reason"]] for s in json.loads(result.stdout)["skipped"]]
