@@ -402,7 +402,7 @@ append_index_info (GString          *out,
       if (json)
         {
           g_string_append (out, s > 0 ? ",\n    {" : "\n    {");
-          tool_json_append_member (out, "name");
+          tool_json_append_member (out, "file");
           tool_json_append_string (out, shard_names[s]);
           g_string_append_c (out, ',');
           tool_json_append_member (out, "file_size");

@@ -101,10 +101,10 @@ def test_info_json(sharded):
     info = json.loads(ok("info", "--json", index).stdout)
     shards = shard_names(index)
     assert info["n_shards"] == 3
-    assert [s["name"] for s in info["shards"]] == shards
+    assert [s["file"] for s in info["shards"]] == shards
     for s in info["shards"]:
-        assert s["file_size"] == os.path.getsize(folder / s["name"])
-        own = json.loads(ok("info", "--json", folder / s["name"]).stdout)
+        assert s["file_size"] == os.path.getsize(folder / s["file"])
+        own = json.loads(ok("info", "--json", folder / s["file"]).stdout)
         assert (s["n_tensors"], s["tensor_bytes"]) == (own["n_tensors"], own["tensor_bytes"])
     assert info["total_size"] == 222
     assert info["n_tensors"] == 6

@@ -69,6 +69,64 @@ def test_every_option_documented():
     assert missing == []
 
 
+def command_entries():
+    """The entry of each command in the COMMANDS section: from its `.TP` /
+    `.B name` lines to the next `.TP`, `.SS` or `.SH`, with roff's escaped
+    hyphens read as plain ones."""
+    with open(MANPAGE, encoding="ascii") as f:
+        text = f.read()
+    section = text.split("\n.SH COMMANDS\n", 1)[1].split("\n.SH ", 1)[0]
+    entries = {}
+    for chunk in re.split(r"^\.(?:TP|SS[^\n]*)\n", section, flags=re.MULTILINE):
+        match = re.match(r'\.B\s+"?([^\s"]+)', chunk)
+        if match:
+            name = match.group(1).replace("\\-", "-")
+            assert name not in entries, "two entries for %s" % name
+            entries[name] = chunk.replace("\\-", "-")
+    return entries
+
+
+def command_options(command):
+    result = subprocess.run([TOOL, command, "--help"], capture_output=True, timeout=60)
+    assert result.returncode == 0, command
+    return [option for option in re.findall(r"^\s+(?:-\w, )?(--[\w-]+)",
+                                            result.stdout.decode(), re.MULTILINE)
+            if option != "--help"]
+
+
+def test_every_command_has_an_entry():
+    entries = command_entries()
+    missing = [c for c in tool_commands() if c not in entries]
+    assert missing == [], "commands without an entry under COMMANDS: %s" % missing
+
+
+def test_every_option_in_its_command_entry():
+    """The synopsis of each command's entry names each of its options."""
+    entries = command_entries()
+    missing = []
+    for command in tool_commands():
+        for option in command_options(command):
+            if not re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(option),
+                             entries.get(command, "")):
+                missing.append("%s %s" % (command, option))
+    assert missing == [], "options missing from their command's entry: %s" % missing
+
+
+def test_json_output_documented():
+    """Every command with --json is listed in the JSON OUTPUT section."""
+    with open(MANPAGE, encoding="ascii") as f:
+        text = f.read().replace("\\-", "-")
+    section = text.split("\n.SH JSON OUTPUT\n", 1)[1].split("\n.SH ", 1)[0]
+    listed = set()
+    for line in section.splitlines():
+        match = re.match(r"^\.(?:B|BR)\s+(.*)$", line)
+        if match:
+            listed.update(w.strip('",') for w in match.group(1).split())
+    missing = [c for c in tool_commands() if "--json" in command_options(c)
+               and c not in listed]
+    assert missing == [], "commands with --json missing from JSON OUTPUT: %s" % missing
+
+
 def test_exit_statuses_documented():
     with open(MANPAGE, encoding="ascii") as f:
         text = f.read()
