@@ -152,7 +152,6 @@ draw (ToolProgress *self,
   columns = terminal_columns ();
   tail_width = g_utf8_strlen (tail->str, -1);
   cells = MIN (columns - 1 - 4 - 3 - MAX (tail_width, TAIL_WIDTH), MAX_BAR_CELLS);
-  cells = MIN (cells, columns - 1 - 4 - 3 - tail_width);
   if (cells >= MIN_BAR_CELLS)
     {
       glong filled = (glong) (fraction * cells);
