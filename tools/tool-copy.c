@@ -519,7 +519,7 @@ command_sparsify (const ToolCommand  *command,
   location = g_file_new_for_commandline_arg (args[0]);
   file = safetensors_file_open (location, SAFETENSORS_OPEN_FLAGS_READ_WRITE, NULL, &error);
   if (file == NULL)
-    return tool_fail_with_error (args[0], error);
+    return tool_fail_with_error_json (args[0], error, json);
 
   /* READ_WRITE opens only local files, which have a path. */
   path = g_file_get_path (location);
@@ -528,7 +528,7 @@ command_sparsify (const ToolCommand  *command,
   if (fd < 0)
     {
       set_errno_error (&error, errno, "cannot open");
-      return tool_fail_with_error (args[0], error);
+      return tool_fail_with_error_json (args[0], error, json);
     }
 
   before = allocated_bytes (fd);
@@ -543,9 +543,9 @@ command_sparsify (const ToolCommand  *command,
   close (fd);
 
   if (!ok)
-    return tool_fail_with_error (args[0], error);
+    return tool_fail_with_error_json (args[0], error, json);
   if (!safetensors_file_close (file, NULL, &error))
-    return tool_fail_with_error (args[0], error);
+    return tool_fail_with_error_json (args[0], error, json);
 
   freed = before > after ? before - after : 0;
   out = g_string_new (NULL);

@@ -199,6 +199,17 @@ def test_sparsify(tmp_path, make):
     assert run("validate", path).returncode == 0
 
 
+def test_sparsify_json_error(tmp_path):
+    missing = str(tmp_path / "missing.safetensors")
+    result = run("sparsify", "--json", missing)
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert err.startswith("safetensors-tool: %s: " % missing) and err.count("\n") == 1
+    assert json.loads(result.stdout) == {"error": {
+        "file": missing, "code": "not-found",
+        "message": err[len("safetensors-tool: %s: " % missing):-1]}}
+
+
 def test_sparsify_errors(tmp_path):
     assert run("sparsify").returncode == 2
     assert run("sparsify", tmp_path / "missing.safetensors").returncode == 1
