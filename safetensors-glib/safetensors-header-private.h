@@ -18,8 +18,13 @@ G_BEGIN_DECLS
  * object counts as one) are rejected. */
 #define SAFETENSORS_HEADER_MAX_DEPTH 128
 
-/* Hard caps beyond the reference's; documented in docs/file-format.md. */
+/* Hard caps beyond the reference's; documented in docs/file-format.md.
+ * The header size alone would let a header declare about 5 million
+ * tensors (an entry such as "a":["U8",[],[0,1]] takes 19 bytes), each
+ * costing a few hundred bytes of memory once opened; real checkpoints
+ * stay far below the tensor cap. */
 #define SAFETENSORS_HEADER_MAX_RANK 1024
+#define SAFETENSORS_HEADER_MAX_TENSORS (1u << 20)
 
 typedef struct
 {

@@ -35,7 +35,8 @@ void                   safetensors_header_layout_canonical (GPtrArray *tensors,
  * "__metadata__" first when @metadata is non-empty (keys sorted bytewise),
  * then @tensors in array order, padded with spaces to a multiple of 8
  * after @reserve extra spaces. Returns the 8-byte length prefix followed
- * by the text; HEADER_TOO_LARGE past 100 000 000 bytes. */
+ * by the text; HEADER_TOO_LARGE past 100 000 000 bytes or
+ * SAFETENSORS_HEADER_MAX_TENSORS tensors. */
 GBytes                *safetensors_header_serialize       (GPtrArray   *tensors,
                                                            GHashTable  *metadata,
                                                            guint64      reserve,

@@ -196,6 +196,20 @@ append_document (GString    *json,
   g_string_append_c (json, '}');
 }
 
+/* No file gets more tensors than the reader accepts. */
+static gboolean
+check_tensor_count (GPtrArray  *tensors,
+                    GError    **error)
+{
+  if (tensors->len <= SAFETENSORS_HEADER_MAX_TENSORS)
+    return TRUE;
+
+  g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_HEADER_TOO_LARGE,
+               "the header would list %u tensors, more than the %u this library reads",
+               tensors->len, SAFETENSORS_HEADER_MAX_TENSORS);
+  return FALSE;
+}
+
 /* Fills in the length prefix and pads the text with spaces to @n bytes. */
 static GBytes *
 finish_header (GString *json,
@@ -217,10 +231,14 @@ safetensors_header_serialize (GPtrArray   *tensors,
                               guint64      reserve,
                               GError     **error)
 {
-  GString *json = g_string_new (NULL);
+  GString *json;
   guint64 n;
 
+  if (!check_tensor_count (tensors, error))
+    return NULL;
+
   /* Room for the length prefix, filled in at the end. */
+  json = g_string_new (NULL);
   g_string_append_len (json, "\0\0\0\0\0\0\0\0", 8);
   append_document (json, tensors, metadata);
 
@@ -246,8 +264,12 @@ safetensors_header_serialize_sized (GPtrArray   *tensors,
                                     guint64      text_len,
                                     GError     **error)
 {
-  GString *json = g_string_new (NULL);
+  GString *json;
 
+  if (!check_tensor_count (tensors, error))
+    return NULL;
+
+  json = g_string_new (NULL);
   g_string_append_len (json, "\0\0\0\0\0\0\0\0", 8);
   append_document (json, tensors, metadata);
 

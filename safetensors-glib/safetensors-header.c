@@ -15,7 +15,8 @@
  * and then checks the offsets. The comments below point out where serde's
  * behaviour is not the obvious one. The only deliberate differences: a
  * repeated tensor name is an error here (the reference silently keeps the
- * last one) and shapes are capped at SAFETENSORS_HEADER_MAX_RANK. */
+ * last one), and shapes and the number of tensors are capped at
+ * SAFETENSORS_HEADER_MAX_RANK and SAFETENSORS_HEADER_MAX_TENSORS. */
 
 #include <string.h>
 
@@ -501,8 +502,17 @@ parse_tensor (HeaderParser  *p,
               gsize          name_len,
               GError       **error)
 {
-  g_autoptr(SafetensorsTensorInfo) info = g_new0 (SafetensorsTensorInfo, 1);
+  g_autoptr(SafetensorsTensorInfo) info = NULL;
   int c;
+
+  /* Not a check of the reference, which reads any number of tensors; an
+   * INVALID_JSON like the rank cap, so that the verdict on a header the
+   * reference rejects as JSON does not change. */
+  if (p->tensors->len == SAFETENSORS_HEADER_MAX_TENSORS)
+    return header_error (p, error, "the header has more than %u tensors, the limit of this library",
+                         SAFETENSORS_HEADER_MAX_TENSORS);
+
+  info = g_new0 (SafetensorsTensorInfo, 1);
 
   /* Copied now: reading the entry reuses the buffer @name may live in. */
   info->name = g_malloc (name_len + 1);
