@@ -33,6 +33,7 @@ typedef struct
   SafetensorsTorchPlan        *plan;
   guint64                      output_limit;
   gsize                        extras_size;
+  guint64                      names_size;
 } Flattener;
 
 static void
@@ -216,6 +217,18 @@ check_tensor (Flattener                *self,
       return FALSE;
     }
 
+  /* A deflated storage is inflated whole into a temporary file, however
+   * little of it the tensor views; zip allows 1032:1. Stored storages lie
+   * in the input, so this only bounds deflated ones. */
+  if (storage->n_bytes > self->output_limit)
+    {
+      tensor_error (self, error, SAFETENSORS_ERROR_INVALID_DATA, name,
+                    "its storage “%s” would inflate to %" G_GUINT64_FORMAT " bytes, more than "
+                    "%u times the input plus 1 GiB", storage->key, storage->n_bytes,
+                    SAFETENSORS_TORCH_OUTPUT_FACTOR);
+      return FALSE;
+    }
+
   if (group->n_bytes > self->output_limit - self->plan->total_bytes)
     {
       tensor_error (self, error, SAFETENSORS_ERROR_INVALID_DATA, name,
@@ -337,6 +350,31 @@ is_container (const SafetensorsPickleObject *object)
          object->type == SAFETENSORS_PICKLE_TUPLE;
 }
 
+/* Every value walked keeps a copy of its name (as a tensor, an extra or a
+ * container already seen): bounded one by one and in all. */
+static gboolean
+charge_name (Flattener  *self,
+             GString    *name,
+             GError    **error)
+{
+  if (name->len > SAFETENSORS_TORCH_MAX_NAME_LENGTH)
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_DATA,
+                   "%s: a name made of nested keys is longer than %u bytes",
+                   self->display_name, SAFETENSORS_TORCH_MAX_NAME_LENGTH);
+      return FALSE;
+    }
+  if (name->len + 1 > SAFETENSORS_TORCH_MAX_NAMES_SIZE - self->names_size)
+    {
+      g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_DATA,
+                   "%s: the names of the values take more than %" G_GUINT64_FORMAT " bytes",
+                   self->display_name, SAFETENSORS_TORCH_MAX_NAMES_SIZE);
+      return FALSE;
+    }
+  self->names_size += name->len + 1;
+  return TRUE;
+}
+
 static gboolean
 walk (Flattener                *self,
       SafetensorsPickleObject  *object,
@@ -347,6 +385,9 @@ walk (Flattener                *self,
   gboolean is_dict;
   gsize name_len = name->len;
   const char *first_seen;
+
+  if (!charge_name (self, name, error))
+    return FALSE;
 
   if (object->type == SAFETENSORS_PICKLE_TENSOR)
     return add_tensor (self, name->str, object->tensor, error);

@@ -31,6 +31,14 @@ G_BEGIN_DECLS
 #define SAFETENSORS_TORCH_OUTPUT_FACTOR    4
 #define SAFETENSORS_TORCH_OUTPUT_ALLOWANCE (G_GUINT64_CONSTANT (1) << 30)
 
+/* Flattened names ("a.b.0.weight") are built key by key and copied for
+ * every value: a long key that a pickle memoizes once and uses at every
+ * level, or many values under long names, would make gigabytes of them.
+ * One name may take SAFETENSORS_TORCH_MAX_NAME_LENGTH bytes, all of them
+ * together as many as a header can hold. */
+#define SAFETENSORS_TORCH_MAX_NAME_LENGTH (64 * 1024)
+#define SAFETENSORS_TORCH_MAX_NAMES_SIZE  SAFETENSORS_HEADER_MAX_SIZE
+
 /* The name given to the tensor of a checkpoint that is a bare tensor,
  * and to a bare value that is not one. */
 #define SAFETENSORS_TORCH_BARE_TENSOR_NAME "tensor"

@@ -41,6 +41,11 @@ typedef struct
  * claims more cannot be valid. */
 #define SAFETENSORS_ZIP_MAX_DEFLATE_RATIO 1032
 
+/* A checkpoint has an entry per storage and a few records; more entries
+ * than this are refused (INVALID_DATA) before anything is allocated for
+ * them. */
+#define SAFETENSORS_ZIP_MAX_ENTRIES (1u << 20)
+
 typedef struct _SafetensorsZip SafetensorsZip;
 
 /* TRUE when @data starts like a zip archive (a local header, or the end

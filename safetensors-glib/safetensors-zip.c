@@ -411,16 +411,17 @@ safetensors_zip_open (const guint8  *data,
       return NULL;
     }
   /* Checked before allocating anything per entry. */
+  if (n_entries > SAFETENSORS_ZIP_MAX_ENTRIES)
+    {
+      safetensors_set_invalid_data (error, "the archive has %" G_GUINT64_FORMAT " entries, more than "
+                                    "the %u supported", n_entries, SAFETENSORS_ZIP_MAX_ENTRIES);
+      return NULL;
+    }
   if (n_entries > cd_size / CENTRAL_HEADER_SIZE)
     {
       safetensors_set_invalid_data (error, "the central directory claims %" G_GUINT64_FORMAT
                " entries but has room for %" G_GUINT64_FORMAT,
                n_entries, cd_size / CENTRAL_HEADER_SIZE);
-      return NULL;
-    }
-  if (n_entries > G_MAXUINT / sizeof (SafetensorsZipEntry))
-    {
-      safetensors_set_invalid_data (error, "the archive has too many entries");
       return NULL;
     }
 
