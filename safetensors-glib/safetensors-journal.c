@@ -311,20 +311,28 @@ verify_journal (JournalReader *reader,
   n_ranges = GUINT64_FROM_LE (n_ranges);
   if (state != SAFETENSORS_JOURNAL_HOT && state != SAFETENSORS_JOURNAL_DONE)
     return (*out_why = "unknown state", FALSE);
+  /* Sizes become off_t. */
+  if (*out_old_size > G_MAXINT64 || *out_new_size > G_MAXINT64)
+    return (*out_why = "file size out of range", FALSE);
   g_checksum_update (checksum, header, sizeof header);
 
-  /* Walk the ranges: every length must stay inside the journal. */
+  /* Walk the ranges: every length must stay inside the journal, and every
+   * range inside the old file (a commit only saves bytes it had), so that
+   * restoring cannot fail half-way on an impossible offset. */
   for (guint64 i = 0; i < n_ranges; i++)
     {
       guint64 range_header[2];
-      guint64 len;
+      guint64 start, len, end;
 
       if (reader->offset + 16 > body_end || !read_exact (reader, range_header, 16))
         return (*out_why = "truncated range", FALSE);
       g_checksum_update (checksum, (const guint8 *) range_header, 16);
+      start = GUINT64_FROM_LE (range_header[0]);
       len = GUINT64_FROM_LE (range_header[1]);
       if (len > body_end - reader->offset)
         return (*out_why = "range longer than the journal", FALSE);
+      if (!g_uint64_checked_add (&end, start, len) || end > *out_old_size)
+        return (*out_why = "range outside the file", FALSE);
       while (len > 0)
         {
           gsize n = MIN (len, JOURNAL_CHUNK);
