@@ -117,6 +117,52 @@ is_safe_shard_name (const char *name)
   return TRUE;
 }
 
+/* json-glib parses recursively without a depth limit: a few hundred
+ * kilobytes of "[" exhaust the stack. An index is three levels deep;
+ * deeper than the header's limit is refused before json-glib runs. The
+ * count is exact only when the scan agrees with json-glib on where
+ * strings are, so the syntax json-glib accepts beyond JSON ('strings',
+ * comments) is refused too. */
+#define INDEX_MAX_DEPTH 128
+
+static gboolean
+check_json_nesting (SafetensorsIndex  *self,
+                    const char        *text,
+                    gsize              len,
+                    GError           **error)
+{
+  gboolean in_string = FALSE;
+  guint depth = 0;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = text[i];
+
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == '\'' || c == '/')
+        return invalid (error, self->file, "not JSON: %s at byte %" G_GSIZE_FORMAT,
+                        c == '/' ? "a comment" : "a single-quoted string", i);
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > INDEX_MAX_DEPTH)
+            return invalid (error, self->file, "the JSON nests more than %u levels deep",
+                            INDEX_MAX_DEPTH);
+        }
+      else if ((c == ']' || c == '}') && depth > 0)
+        depth--;
+    }
+
+  return TRUE;
+}
+
 static gboolean
 read_metadata (SafetensorsIndex  *self,
                JsonObject        *root,
@@ -301,6 +347,9 @@ safetensors_index_open (GFile         *file,
   self->file = g_object_ref (file);
 
   if (!g_file_load_contents (file, cancellable, &contents, &length, NULL, error))
+    return NULL;
+
+  if (!check_json_nesting (self, contents, length, error))
     return NULL;
 
   parser = json_parser_new ();
