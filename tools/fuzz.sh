@@ -4,8 +4,8 @@
 #
 #   tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
-# SECONDS_PER_TARGET defaults to 60; TARGET is fuzz-header, fuzz-slice or
-# fuzz-npy (all three by default). The build directory is _build-fuzz, or
+# SECONDS_PER_TARGET defaults to 60; TARGET is fuzz-header, fuzz-slice,
+# fuzz-npy, fuzz-pickle, fuzz-zip or fuzz-edit (all six by default). The build directory is _build-fuzz, or
 # $FUZZ_BUILDDIR. Each target keeps the corpus it grows in
 # <builddir>/tests/fuzz/work/<target>/corpus, so later runs start from it;
 # a crashing input is saved in .../artifacts and ends the script with an
@@ -19,7 +19,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  targets=(fuzz-header fuzz-slice fuzz-npy)
+  targets=(fuzz-header fuzz-slice fuzz-npy fuzz-pickle fuzz-zip fuzz-edit)
 fi
 builddir=${FUZZ_BUILDDIR:-_build-fuzz}
 

@@ -45,7 +45,9 @@ G_DEBUG=gc-friendly \
 
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 corpus=$(find "$work/corpus" -type f | wc -l)
-echo "$name: ${execs:-?} executions in ${seconds}s, $corpus inputs in $work/corpus"
+# Coverage (edges) and features of the last status line.
+cov=$(sed -n 's/^#[0-9]*.* cov: \([0-9]*\) ft: \([0-9]*\).*/cov \1, ft \2/p' "$log" | tail -n 1)
+echo "$name: ${execs:-?} executions in ${seconds}s, ${cov:-cov ?}, $corpus inputs in $work/corpus"
 
 if [ "$status" -ne 0 ]; then
   tail -n 60 "$log" >&2
