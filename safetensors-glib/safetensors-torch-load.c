@@ -8,9 +8,9 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <gio/gfiledescriptorbased.h>
 #include <gio/gunixoutputstream.h>
 #include <glib/gstdio.h>
 
@@ -123,42 +123,63 @@ map_fd (int      fd,
         GError **error)
 {
   g_autoptr(GError) local_error = NULL;
-  GMappedFile *mapping = g_mapped_file_new_from_fd (fd, FALSE, &local_error);
+  GMappedFile *mapping;
+  struct stat st;
 
+  if (fstat (fd, &st) == 0 && !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, G_IO_ERROR,
+                   S_ISDIR (st.st_mode) ? G_IO_ERROR_IS_DIRECTORY : G_IO_ERROR_NOT_REGULAR_FILE,
+                   S_ISDIR (st.st_mode) ? "is a folder, not a checkpoint" : "not a regular file");
+      return NULL;
+    }
+
+  mapping = g_mapped_file_new_from_fd (fd, FALSE, &local_error);
   if (mapping == NULL)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot map the file: %s",
                  local_error->message);
   return mapping;
 }
 
-/* Maps @file: directly when it is a local file, else (a remote file)
- * through a temporary copy. */
+/* Maps @file: directly when it is a local regular file, else (a remote
+ * file, a pipe) through a temporary copy. */
 static gboolean
 map_input (SafetensorsTorchCheckpoint  *self,
            GFile                       *file,
            GCancellable                *cancellable,
            GError                     **error)
 {
-  g_autoptr(GFileInputStream) stream = g_file_read (file, cancellable, error);
+  g_autoptr(GFileInputStream) stream = NULL;
   g_autofree char *path = g_file_get_path (file);
+  struct stat st;
   int fd;
 
-  if (stream == NULL)
+  /* Pipes and other special files are read through a copy, like remote
+   * files: only regular files can be mapped. */
+  if (path != NULL && (g_stat (path, &st) != 0 || S_ISREG (st.st_mode) || S_ISDIR (st.st_mode)))
     {
-      g_prefix_error (error, "%s: ", self->display_name);
-      return FALSE;
-    }
+      /* open() rather than g_file_read(), whose messages repeat the path. */
+      self->fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+      if (self->fd < 0)
+        {
+          int saved_errno = errno;
 
-  if (path != NULL && G_IS_FILE_DESCRIPTOR_BASED (stream))
-    {
-      fd = g_file_descriptor_based_get_fd (G_FILE_DESCRIPTOR_BASED (stream));
-      self->mapping = map_fd (fd, error);
-      self->fd = fcntl (fd, F_DUPFD_CLOEXEC, 0);
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), "%s: %s",
+                       self->display_name, g_strerror (saved_errno));
+          return FALSE;
+        }
+      self->mapping = map_fd (self->fd, error);
     }
   else
     {
       g_autoptr(GOutputStream) copy = NULL;
 
+      stream = g_file_read (file, cancellable, error);
+      if (stream == NULL)
+        {
+          g_prefix_error (error, "%s: ", self->display_name);
+          return FALSE;
+        }
       fd = open_anonymous_file (error);
       if (fd < 0)
         return FALSE;

@@ -208,8 +208,28 @@ def test_missing_key(tmp_path):
 def test_missing_input(tmp_path):
     result = run("import-pytorch", tmp_path / "nope.pt", tmp_path / "out")
     assert result.returncode == 1
-    assert "nope.pt" in result.stderr
+    assert result.stderr == "safetensors-tool: %s: No such file or directory\n" % (
+        tmp_path / "nope.pt")
     assert not (tmp_path / "out").exists()
+
+
+def test_folder_input(tmp_path):
+    result = run("import-pytorch", tmp_path, tmp_path / "out")
+    assert result.returncode == 1
+    assert result.stderr == "safetensors-tool: %s: is a folder, not a checkpoint\n" % tmp_path
+    assert not (tmp_path / "out").exists()
+
+
+def test_pipe_input(tmp_path):
+    """A checkpoint that cannot be mapped (here, standard input) is read
+    through a copy: the output is the same."""
+    source = os.path.join(DATA, "model.pt")
+    assert run("import-pytorch", source, tmp_path / "direct").returncode == 0
+    with open(source, "rb") as f:
+        result = subprocess.run([TOOL, "import-pytorch", "/dev/stdin", str(tmp_path / "piped")],
+                                input=f.read(), capture_output=True, env=utf8_env(), timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "piped").read_bytes() == (tmp_path / "direct").read_bytes()
 
 
 def test_quiet(tmp_path):
