@@ -526,6 +526,32 @@ tool_json_append_nullable_string (GString    *out,
 }
 
 /**
+ * tool_json_append_tensor_members:
+ * @out: where to append
+ * @tensor: a tensor
+ *
+ * Appends the members every JSON description of a tensor starts with,
+ * `"name":…,"dtype":…,"shape":[…],"n_bytes":N`, without the braces, so
+ * that callers can add their own.
+ */
+void
+tool_json_append_tensor_members (GString           *out,
+                                 SafetensorsTensor *tensor)
+{
+  tool_json_append_member (out, "name");
+  tool_json_append_string (out, safetensors_tensor_get_name (tensor));
+  g_string_append_c (out, ',');
+  tool_json_append_member (out, "dtype");
+  tool_json_append_string (out, safetensors_dtype_to_string (safetensors_tensor_get_dtype (tensor)));
+  g_string_append_c (out, ',');
+  tool_json_append_member (out, "shape");
+  tool_append_shape (out, tensor, ",");
+  g_string_append_c (out, ',');
+  tool_json_append_member (out, "n_bytes");
+  tool_json_append_uint64 (out, safetensors_tensor_get_n_bytes (tensor));
+}
+
+/**
  * tool_json_append_error:
  * @out: where to append
  * @arg: the command-line argument @error is about

@@ -119,6 +119,8 @@ void              tool_json_append_uint64   (GString             *out,
 void              tool_json_append_nullable_string
                                             (GString             *out,
                                              const char          *str);
+void              tool_json_append_tensor_members (GString           *out,
+                                                   SafetensorsTensor *tensor);
 void              tool_json_append_error    (GString             *out,
                                              const char          *arg,
                                              const GError        *error);

@@ -52,17 +52,7 @@ append_tensor_json (GString           *out,
   safetensors_tensor_get_data_offsets (tensor, &begin, &end);
 
   g_string_append_c (out, '{');
-  tool_json_append_member (out, "name");
-  tool_json_append_string (out, safetensors_tensor_get_name (tensor));
-  g_string_append_c (out, ',');
-  tool_json_append_member (out, "dtype");
-  tool_json_append_string (out, safetensors_dtype_to_string (safetensors_tensor_get_dtype (tensor)));
-  g_string_append_c (out, ',');
-  tool_json_append_member (out, "shape");
-  tool_append_shape (out, tensor, ",");
-  g_string_append_c (out, ',');
-  tool_json_append_member (out, "n_bytes");
-  tool_json_append_uint64 (out, safetensors_tensor_get_n_bytes (tensor));
+  tool_json_append_tensor_members (out, tensor);
   g_string_append_c (out, ',');
   tool_json_append_member (out, "data_offsets");
   g_string_append_c (out, '[');
