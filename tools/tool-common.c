@@ -552,6 +552,37 @@ tool_json_append_tensor_members (GString           *out,
 }
 
 /**
+ * tool_json_append_written_file:
+ * @out: where to append
+ * @file: the file written, as named on the command line or built from it
+ * @n_tensors: how many tensors it holds
+ * @tensor_bytes: the sum of their sizes
+ * @file_size: its size
+ *
+ * Appends the members describing a file a command wrote (cat, extract,
+ * merge, each shard of split), without the braces.
+ */
+void
+tool_json_append_written_file (GString    *out,
+                               const char *file,
+                               guint64     n_tensors,
+                               guint64     tensor_bytes,
+                               guint64     file_size)
+{
+  tool_json_append_member (out, "file");
+  tool_json_append_string (out, file);
+  g_string_append_c (out, ',');
+  tool_json_append_member (out, "n_tensors");
+  tool_json_append_uint64 (out, n_tensors);
+  g_string_append_c (out, ',');
+  tool_json_append_member (out, "tensor_bytes");
+  tool_json_append_uint64 (out, tensor_bytes);
+  g_string_append_c (out, ',');
+  tool_json_append_member (out, "file_size");
+  tool_json_append_uint64 (out, file_size);
+}
+
+/**
  * tool_json_append_error:
  * @out: where to append
  * @arg: the command-line argument @error is about

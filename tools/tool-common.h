@@ -121,6 +121,11 @@ void              tool_json_append_nullable_string
                                              const char          *str);
 void              tool_json_append_tensor_members (GString           *out,
                                                    SafetensorsTensor *tensor);
+void              tool_json_append_written_file (GString    *out,
+                                                 const char *file,
+                                                 guint64     n_tensors,
+                                                 guint64     tensor_bytes,
+                                                 guint64     file_size);
 void              tool_json_append_error    (GString             *out,
                                              const char          *arg,
                                              const GError        *error);

@@ -67,17 +67,9 @@ print_written_json (const char        *out_arg,
 {
   g_autoptr(GString) out = g_string_new ("{");
 
-  tool_json_append_member (out, "file");
-  tool_json_append_string (out, out_arg);
-  g_string_append_c (out, ',');
-  tool_json_append_member (out, "n_tensors");
-  tool_json_append_uint64 (out, n_tensors);
-  g_string_append_c (out, ',');
-  tool_json_append_member (out, "tensor_bytes");
-  tool_json_append_uint64 (out, safetensors_writer_get_total_bytes (writer));
-  g_string_append_c (out, ',');
-  tool_json_append_member (out, "file_size");
-  tool_json_append_uint64 (out, safetensors_writer_get_size (writer, NULL));
+  tool_json_append_written_file (out, out_arg, n_tensors,
+                                 safetensors_writer_get_total_bytes (writer),
+                                 safetensors_writer_get_size (writer, NULL));
   g_string_append (out, "}\n");
   tool_write_stdout (out);
 }

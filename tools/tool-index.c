@@ -746,29 +746,19 @@ command_split (const ToolCommand  *command,
 
       /* {"file": …, "n_tensors": …, "tensor_bytes": …, "file_size": …, "tensors": […]} */
       final = tool_output_folder_get_final (folder, shard_name);
+      for (guint i = 0; i < tensors->len; i++)
+        shard_bytes += safetensors_tensor_get_n_bytes (g_ptr_array_index (tensors, i));
       g_string_append (out, s > 0 ? ",{" : "{");
-      tool_json_append_member (out, "file");
-      tool_json_append_string (out, g_file_peek_path (final));
-      g_string_append_c (out, ',');
-      tool_json_append_member (out, "n_tensors");
-      tool_json_append_uint64 (out, tensors->len);
+      tool_json_append_written_file (out, g_file_peek_path (final), tensors->len, shard_bytes,
+                                     size);
       g_string_append (out, ",\"tensors\":[");
       for (guint i = 0; i < tensors->len; i++)
         {
-          SafetensorsTensor *tensor = g_ptr_array_index (tensors, i);
-
           if (i > 0)
             g_string_append_c (out, ',');
-          append_tensor_json (out, tensor);
-          shard_bytes += safetensors_tensor_get_n_bytes (tensor);
+          append_tensor_json (out, g_ptr_array_index (tensors, i));
         }
-      g_string_append (out, "],");
-      tool_json_append_member (out, "tensor_bytes");
-      tool_json_append_uint64 (out, shard_bytes);
-      g_string_append_c (out, ',');
-      tool_json_append_member (out, "file_size");
-      tool_json_append_uint64 (out, size);
-      g_string_append_c (out, '}');
+      g_string_append (out, "]}");
     }
 
   /* The index last: it only names shards that are complete. */
@@ -871,17 +861,8 @@ command_merge (const ToolCommand  *command,
     {
       g_autoptr(GString) out = g_string_new ("{");
 
-      tool_json_append_member (out, "file");
-      tool_json_append_string (out, args[1]);
-      g_string_append_c (out, ',');
-      tool_json_append_member (out, "n_tensors");
-      tool_json_append_uint64 (out, tensors->len);
-      g_string_append_c (out, ',');
-      tool_json_append_member (out, "tensor_bytes");
-      tool_json_append_uint64 (out, safetensors_index_get_total_size (index));
-      g_string_append_c (out, ',');
-      tool_json_append_member (out, "file_size");
-      tool_json_append_uint64 (out, size);
+      tool_json_append_written_file (out, args[1], tensors->len,
+                                     safetensors_index_get_total_size (index), size);
       g_string_append (out, "}\n");
       tool_write_stdout (out);
     }
