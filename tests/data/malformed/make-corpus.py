@@ -15,7 +15,8 @@ output does not depend on when or where it runs.
   <code>--<what>.safetensors   opened on every backend, sync and async
   <code>--<what>.npy           the .npy preamble parser
   <code>--<what>.pt            safetensors_import_pytorch () into an empty
-                               folder: nothing may be left in it
+                               folder: nothing may be left in it (one of
+                               them is a folder)
   index/<code>--<what>/        safetensors_index_open () on the
                                model.safetensors.index.json there, next
                                to the shards it names
@@ -1008,6 +1009,12 @@ def main():
 
     for name, content in sorted(cases.items()):
         write_file(os.path.join(HERE, name), content)
+
+    # A folder where a checkpoint is expected (git keeps no empty folder).
+    folder = os.path.join(HERE, "is-directory--folder.pt")
+    shutil.rmtree(folder, ignore_errors=True)
+    write_file(os.path.join(folder, "README"),
+               b"A folder named like a checkpoint: importing it fails with G_IO_ERROR_IS_DIRECTORY.\n")
 
     # The folders are rebuilt whole.
     index_dir = os.path.join(HERE, "index")
