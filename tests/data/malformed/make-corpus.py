@@ -316,7 +316,9 @@ def npy_cases():
 # the JSON of --extras-to-metadata values (too deep, cyclic, too long),
 # which only skips a value; the cap of 2^25 objects and container items
 # of a pickle, which takes a 100 MB pickle (deflated: small) but 400 MB of
-# memory to reach: too much for every test run.
+# memory to reach: too much for every test run; the 256 MiB cap on a
+# pickle, which needs 250 KB of deflate (byteorder-too-long goes through
+# the same check).
 
 def p_str(s):
     data = s.encode() if isinstance(s, str) else s
