@@ -23,13 +23,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
 #include "fuzz-torch-common.h"
 #include "safetensors-pickle-private.h"
 #include "safetensors-zip-private.h"
-#include "test-util.h"
 
 /* Storages beyond this, in all, are left out of the checkpoint. */
 #define MAX_STORAGE_BYTES (64 * 1024)
@@ -48,8 +46,7 @@ LLVMFuzzerInitialize (int    *argc,
   if (g_getenv ("TMPDIR") == NULL && access ("/dev/shm", W_OK) == 0)
     g_setenv ("TMPDIR", "/dev/shm", TRUE);
   fuzz_scratch_init (&scratch);
-  out_dir = g_build_filename (test_tmpdir (), "out", NULL);
-  g_assert_cmpint (g_mkdir (out_dir, 0700), ==, 0);
+  out_dir = fuzz_torch_make_out_dir ();
   return 0;
 }
 
@@ -443,7 +440,7 @@ check_checkpoint (SafetensorsPicklePidFormat  format,
         g_assert_cmpuint (bytes[b], ==, storage_byte (storage->key, b));
     }
 
-  fuzz_torch_check_checkpoint (checkpoint, out_dir);
+  fuzz_torch_check_checkpoint (checkpoint, out_dir, TRUE);
 }
 
 /* Loads @data with @format; returns whether it names storages. */

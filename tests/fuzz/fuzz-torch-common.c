@@ -10,6 +10,7 @@
 
 #include "fuzz-torch-common.h"
 #include "safetensors-header-writer-private.h"
+#include "test-util.h"
 
 void
 fuzz_torch_check_error (const GError *error,
@@ -37,6 +38,25 @@ fuzz_torch_check_error (const GError *error,
 
   if (display_name != NULL && !g_str_has_prefix (error->message, display_name))
     g_error ("“%s” does not start with the file's name “%s”", error->message, display_name);
+}
+
+static char *made_out_dir;
+
+static void
+remove_out_dir (void)
+{
+  g_rmdir (made_out_dir);
+}
+
+char *
+fuzz_torch_make_out_dir (void)
+{
+  g_assert_null (made_out_dir);
+  made_out_dir = g_build_filename (test_tmpdir (), "out", NULL);
+  g_assert_cmpint (g_mkdir (made_out_dir, 0700), ==, 0);
+  /* Before test_tmpdir () removes its folder, which must be empty. */
+  atexit (remove_out_dir);
+  return g_strdup (made_out_dir);
 }
 
 void
@@ -295,7 +315,8 @@ on_progress (goffset  current,
 static gboolean
 write_plan (SafetensorsTorchCheckpoint *checkpoint,
             SafetensorsTorchPlan       *plan,
-            const char                 *out_dir)
+            const char                 *out_dir,
+            gboolean                    storages_valid)
 {
   g_autofree char *path = g_build_filename (out_dir, "out.safetensors", NULL);
   g_autoptr(GFile) destination = g_file_new_for_path (path);
@@ -309,6 +330,8 @@ write_plan (SafetensorsTorchCheckpoint *checkpoint,
                                      NULL, &error))
     {
       /* A storage that does not inflate, or fails its CRC. */
+      if (storages_valid)
+        g_error ("a plan that cannot be written: %s", error->message);
       fuzz_torch_check_error (error, NULL);
       fuzz_torch_assert_empty_dir (out_dir);
       return FALSE;
@@ -323,7 +346,8 @@ write_plan (SafetensorsTorchCheckpoint *checkpoint,
 
 guint
 fuzz_torch_check_checkpoint (SafetensorsTorchCheckpoint *checkpoint,
-                             const char                 *out_dir)
+                             const char                 *out_dir,
+                             gboolean                    storages_valid)
 {
   static const SafetensorsImportFlags all_flags[] = {
     SAFETENSORS_IMPORT_FLAGS_NONE,
@@ -366,7 +390,7 @@ fuzz_torch_check_checkpoint (SafetensorsTorchCheckpoint *checkpoint,
           }
 
         check_plan (checkpoint, plan);
-        n_written += write_plan (checkpoint, plan, out_dir);
+        n_written += write_plan (checkpoint, plan, out_dir, storages_valid);
       }
 
   return n_written;

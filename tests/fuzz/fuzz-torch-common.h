@@ -26,10 +26,16 @@ void fuzz_torch_check_error      (const GError               *error,
  * checkpoint's object graph, writes those that are small enough into
  * @out_dir, which must be empty, and checks that the output opens with
  * the strict reader and holds exactly what a naive strided gather of the
- * storages gives. @out_dir is empty again afterwards. Returns the number
- * of plans that were written. */
+ * storages gives. @out_dir is empty again afterwards. With
+ * @storages_valid (every storage entry is stored with the right CRC) a
+ * plan that fits must be written. Returns the number of plans written. */
 guint fuzz_torch_check_checkpoint (SafetensorsTorchCheckpoint *checkpoint,
-                                   const char                 *out_dir);
+                                   const char                 *out_dir,
+                                   gboolean                    storages_valid);
+
+/* An empty folder for outputs in the scratch folder of test-util.c,
+ * removed at exit. */
+char *fuzz_torch_make_out_dir    (void);
 
 /* Asserts that @dir holds no file. */
 void fuzz_torch_assert_empty_dir (const char                 *dir);

@@ -18,11 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <glib/gstdio.h>
-
 #include "fuzz-torch-common.h"
 #include "safetensors-zip-private.h"
-#include "test-util.h"
 
 /* Deflated entries larger than this keep their CRC. */
 #define MAX_INFLATE (4u << 20)
@@ -39,8 +36,7 @@ LLVMFuzzerInitialize (int    *argc,
   if (g_getenv ("TMPDIR") == NULL && access ("/dev/shm", W_OK) == 0)
     g_setenv ("TMPDIR", "/dev/shm", TRUE);
   fuzz_scratch_init (&scratch);
-  out_dir = g_build_filename (test_tmpdir (), "out", NULL);
-  g_assert_cmpint (g_mkdir (out_dir, 0700), ==, 0);
+  out_dir = fuzz_torch_make_out_dir ();
   return 0;
 }
 
@@ -192,7 +188,7 @@ run (const guint8 *data,
 
   g_assert_cmpstr (safetensors_torch_checkpoint_get_display_name (checkpoint), ==, display_name);
   g_assert_cmpuint (safetensors_torch_checkpoint_get_size (checkpoint), ==, size);
-  fuzz_torch_check_checkpoint (checkpoint, out_dir);
+  fuzz_torch_check_checkpoint (checkpoint, out_dir, FALSE);
 }
 
 int
