@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-glib/json-glib.h>
-
 #include "safetensors-error.h"
 #include "safetensors-index.h"
+#include "safetensors-index-private.h"
 
 /**
  * SafetensorsIndex:
@@ -98,145 +97,6 @@ invalid (GError     **error,
 
   g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_DATA, "%s: %s", name, message);
   return FALSE;
-}
-
-/* A shard is a file next to the index: no absolute paths, no "..". */
-static gboolean
-is_safe_shard_name (const char *name)
-{
-  g_auto(GStrv) parts = NULL;
-
-  if (*name == '\0' || g_path_is_absolute (name) || strchr (name, '\\') != NULL)
-    return FALSE;
-
-  parts = g_strsplit (name, "/", -1);
-  for (guint i = 0; parts[i] != NULL; i++)
-    if (*parts[i] == '\0' || g_str_equal (parts[i], ".") || g_str_equal (parts[i], ".."))
-      return FALSE;
-
-  return TRUE;
-}
-
-/* json-glib parses recursively without a depth limit: a few hundred
- * kilobytes of "[" exhaust the stack. An index is three levels deep;
- * deeper than the header's limit is refused before json-glib runs. The
- * count is exact only when the scan agrees with json-glib on where
- * strings are, so the syntax json-glib accepts beyond JSON ('strings',
- * comments) is refused too. */
-#define INDEX_MAX_DEPTH 128
-
-static gboolean
-check_json_nesting (SafetensorsIndex  *self,
-                    const char        *text,
-                    gsize              len,
-                    GError           **error)
-{
-  gboolean in_string = FALSE;
-  guint depth = 0;
-
-  for (gsize i = 0; i < len; i++)
-    {
-      char c = text[i];
-
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
-        }
-      else if (c == '"')
-        in_string = TRUE;
-      else if (c == '\'' || c == '/')
-        return invalid (error, self->file, "not JSON: %s at byte %" G_GSIZE_FORMAT,
-                        c == '/' ? "a comment" : "a single-quoted string", i);
-      else if (c == '[' || c == '{')
-        {
-          if (++depth > INDEX_MAX_DEPTH)
-            return invalid (error, self->file, "the JSON nests more than %u levels deep",
-                            INDEX_MAX_DEPTH);
-        }
-      else if ((c == ']' || c == '}') && depth > 0)
-        depth--;
-    }
-
-  return TRUE;
-}
-
-static gboolean
-read_metadata (SafetensorsIndex  *self,
-               JsonObject        *root,
-               gboolean          *has_total_size,
-               GError           **error)
-{
-  JsonNode *node = json_object_get_member (root, "metadata");
-  g_autoptr(GList) members = NULL;
-  JsonObject *metadata;
-
-  *has_total_size = FALSE;
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return TRUE;
-  if (!JSON_NODE_HOLDS_OBJECT (node))
-    return invalid (error, self->file, "“metadata” is not an object");
-
-  metadata = json_node_get_object (node);
-  members = json_object_get_members (metadata);
-  for (GList *l = members; l != NULL; l = l->next)
-    {
-      JsonNode *value = json_object_get_member (metadata, l->data);
-      char *text;
-
-      if (JSON_NODE_HOLDS_VALUE (value) && json_node_get_value_type (value) == G_TYPE_STRING)
-        text = g_strdup (json_node_get_string (value));
-      else
-        text = json_to_string (value, FALSE);
-      g_hash_table_insert (self->metadata, g_strdup (l->data), text);
-    }
-
-  node = json_object_get_member (metadata, "total_size");
-  if (node == NULL)
-    return TRUE;
-
-  /* json-glib reads integers as gint64; sizes above 2^63 do not exist. */
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64 ||
-      json_node_get_int (node) < 0)
-    return invalid (error, self->file, "“total_size” is not a non-negative integer");
-
-  self->total_size = json_node_get_int (node);
-  *has_total_size = TRUE;
-  return TRUE;
-}
-
-static gboolean
-read_weight_map (SafetensorsIndex  *self,
-                 JsonObject        *root,
-                 GError           **error)
-{
-  JsonNode *node = json_object_get_member (root, "weight_map");
-  g_autoptr(GList) members = NULL;
-  JsonObject *map;
-
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    return invalid (error, self->file, "no “weight_map” object");
-
-  map = json_node_get_object (node);
-  members = json_object_get_members (map);
-  for (GList *l = members; l != NULL; l = l->next)
-    {
-      JsonNode *value = json_object_get_member (map, l->data);
-      const char *shard;
-
-      if (!JSON_NODE_HOLDS_VALUE (value) || json_node_get_value_type (value) != G_TYPE_STRING)
-        return invalid (error, self->file, "the shard of tensor “%s” is not a string",
-                        (const char *) l->data);
-      shard = json_node_get_string (value);
-      if (!is_safe_shard_name (shard))
-        return invalid (error, self->file, "tensor “%s”: “%s” is not a file in the index's folder",
-                        (const char *) l->data, shard);
-      g_hash_table_insert (self->weight_map, g_strdup (l->data), g_strdup (shard));
-    }
-
-  return TRUE;
 }
 
 /* Opens every shard the map names and checks that their tensors are the
@@ -331,13 +191,12 @@ safetensors_index_open (GFile         *file,
                         GError       **error)
 {
   g_autoptr(SafetensorsIndex) self = NULL;
-  g_autoptr(JsonParser) parser = NULL;
-  g_autofree char *contents = NULL;
-  g_autoptr(GError) json_error = NULL;
-  gboolean has_total_size = FALSE;
+  g_autoptr(SafetensorsIndexContents) contents = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *display_name = NULL;
+  gboolean has_total_size;
   guint64 size = 0;
   gsize length = 0;
-  JsonNode *root;
 
   g_return_val_if_fail (G_IS_FILE (file), NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
@@ -346,29 +205,21 @@ safetensors_index_open (GFile         *file,
   self = g_object_new (SAFETENSORS_TYPE_INDEX, NULL);
   self->file = g_object_ref (file);
 
-  if (!g_file_load_contents (file, cancellable, &contents, &length, NULL, error))
+  if (!g_file_load_contents (file, cancellable, &text, &length, NULL, error))
     return NULL;
 
-  if (!check_json_nesting (self, contents, length, error))
+  display_name = g_file_get_parse_name (file);
+  contents = safetensors_index_contents_parse (display_name, text, length, error);
+  if (contents == NULL)
     return NULL;
+  g_clear_pointer (&self->weight_map, g_hash_table_unref);
+  g_clear_pointer (&self->metadata, g_hash_table_unref);
+  self->weight_map = g_steal_pointer (&contents->weight_map);
+  self->metadata = g_steal_pointer (&contents->metadata);
+  self->total_size = contents->total_size;
+  has_total_size = contents->has_total_size;
 
-  parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, contents, length, &json_error))
-    {
-      invalid (error, file, "%s", json_error->message);
-      return NULL;
-    }
-
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      invalid (error, file, "not a JSON object");
-      return NULL;
-    }
-
-  if (!read_metadata (self, json_node_get_object (root), &has_total_size, error) ||
-      !read_weight_map (self, json_node_get_object (root), error) ||
-      !open_shards (self, &size, cancellable, error))
+  if (!open_shards (self, &size, cancellable, error))
     return NULL;
 
   if (has_total_size && size != self->total_size)

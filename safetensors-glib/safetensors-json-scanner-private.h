@@ -15,10 +15,14 @@ G_BEGIN_DECLS
  *
  * The text must already be valid UTF-8 apart from NUL bytes, which the
  * scanner rejects as JSON. Every failure is a SAFETENSORS_ERROR_INVALID_JSON
- * naming the byte offset. */
+ * (or the code set in error_code) naming the byte offset. */
 typedef struct
 {
   const char   *display_name;
+  /* What the text is, for messages ("header"), and the error code of
+   * malformed JSON (INVALID_JSON): set by init, callers may change them. */
+  const char   *what;
+  int           error_code;
   const guint8 *start;
   const guint8 *cur;
   const guint8 *end;

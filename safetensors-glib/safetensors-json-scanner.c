@@ -24,6 +24,8 @@ safetensors_json_scanner_init (SafetensorsJsonScanner *self,
   g_assert (text != NULL || len == 0);
 
   self->display_name = display_name;
+  self->what = "header";
+  self->error_code = SAFETENSORS_ERROR_INVALID_JSON;
   self->start = text;
   self->cur = text;
   self->end = text + len;
@@ -51,9 +53,10 @@ safetensors_json_scanner_error (SafetensorsJsonScanner  *self,
   message = g_strdup_vprintf (format, args);
   va_end (args);
 
-  g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_JSON,
-               "%s: invalid JSON in header at byte %" G_GSIZE_FORMAT ": %s",
-               self->display_name, safetensors_json_scanner_get_offset (self), message);
+  g_set_error (error, SAFETENSORS_ERROR, self->error_code,
+               "%s: invalid JSON in %s at byte %" G_GSIZE_FORMAT ": %s",
+               self->display_name, self->what, safetensors_json_scanner_get_offset (self),
+               message);
 
   return FALSE;
 }
@@ -672,7 +675,7 @@ safetensors_json_scanner_finish (SafetensorsJsonScanner  *self,
                                  GError                 **error)
 {
   if (safetensors_json_scanner_peek (self) >= 0)
-    return fail_at (self, self->cur, error, "trailing characters after the header object");
+    return fail_at (self, self->cur, error, "trailing characters after the object");
 
   return TRUE;
 }

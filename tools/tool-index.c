@@ -13,7 +13,7 @@
 
 #include "safetensors-error.h"
 #include "safetensors-index.h"
-#include "safetensors-json-scanner-private.h"
+#include "safetensors-index-private.h"
 #include "safetensors-sparse-private.h"
 
 #include "tool-common.h"
@@ -64,130 +64,14 @@ tool_index_set_error (GError      **error,
   return FALSE;
 }
 
-static gboolean
-key_is (const char *key,
-        gsize       key_len,
-        const char *word)
-{
-  return key_len == strlen (word) && memcmp (key, word, key_len) == 0;
-}
-
-/* Shards are files in the index's folder, named plainly. */
-static gboolean
-is_plain_file_name (const char *name,
-                    gsize       len)
-{
-  return len > 0 && memchr (name, '\0', len) == NULL && memchr (name, '/', len) == NULL &&
-         memchr (name, '\\', len) == NULL && !key_is (name, len, ".") && !key_is (name, len, "..");
-}
-
-/* "metadata": null, or an object whose "total_size", if any, is a size.
- * Its other members are checked as JSON and left out: an index written
- * from this one gets the total size of what is written. */
-static gboolean
-parse_index_metadata (SafetensorsJsonScanner  *s,
-                      GFile                   *file,
-                      GError                 **error)
-{
-  SafetensorsJsonNext next;
-  gboolean first = TRUE;
-  gboolean has_total_size = FALSE;
-  const char *key;
-  gsize key_len;
-  int c = safetensors_json_scanner_peek (s);
-
-  if (c == 'n')
-    return safetensors_json_scanner_read_literal (s, "null", error);
-  if (c != '{')
-    return tool_index_set_error (error, file, "“metadata” is not an object");
-  if (!safetensors_json_scanner_enter (s, error))
-    return FALSE;
-
-  while ((next = safetensors_json_scanner_next_member (s, &first, &key, &key_len, error)) ==
-         SAFETENSORS_JSON_NEXT_ITEM)
-    {
-      guint64 value;
-      gboolean is_u64 = FALSE;
-
-      if (!key_is (key, key_len, "total_size"))
-        {
-          if (!safetensors_json_scanner_skip_value (s, error))
-            return FALSE;
-          continue;
-        }
-      if (has_total_size)
-        return tool_index_set_error (error, file, "“total_size” appears twice");
-      has_total_size = TRUE;
-
-      c = safetensors_json_scanner_peek (s);
-      if (c != '-' && !g_ascii_isdigit (c))
-        return tool_index_set_error (error, file, "“total_size” is not a non-negative integer");
-      if (!safetensors_json_scanner_read_number (s, &value, &is_u64, error))
-        return FALSE;
-      if (!is_u64)
-        return tool_index_set_error (error, file, "“total_size” is not a non-negative integer");
-    }
-
-  return next == SAFETENSORS_JSON_NEXT_END;
-}
-
-static gboolean
-parse_weight_map (SafetensorsJsonScanner  *s,
-                  GFile                   *file,
-                  GHashTable              *weight_map,
-                  GError                 **error)
-{
-  SafetensorsJsonNext next;
-  gboolean first = TRUE;
-  const char *key;
-  gsize key_len;
-
-  if (safetensors_json_scanner_peek (s) != '{')
-    return tool_index_set_error (error, file, "“weight_map” is not an object");
-  if (!safetensors_json_scanner_enter (s, error))
-    return FALSE;
-
-  while ((next = safetensors_json_scanner_next_member (s, &first, &key, &key_len, error)) ==
-         SAFETENSORS_JSON_NEXT_ITEM)
-    {
-      g_autofree char *name = g_strndup (key, key_len);
-      const char *shard;
-      gsize shard_len;
-
-      if (memchr (key, '\0', key_len) != NULL)
-        return tool_index_set_error (error, file, "tensor “%s…” of the weight map holds a NUL "
-                                     "character", name);
-      if (g_hash_table_contains (weight_map, name))
-        return tool_index_set_error (error, file, "tensor “%s” appears twice in the weight map",
-                                     name);
-      if (safetensors_json_scanner_peek (s) != '"')
-        return tool_index_set_error (error, file, "the shard of tensor “%s” is not a string", name);
-      if (!safetensors_json_scanner_read_string (s, &shard, &shard_len, error))
-        return FALSE;
-      if (!is_plain_file_name (shard, shard_len))
-        {
-          g_autofree char *shown = g_strndup (shard, shard_len);
-
-          return tool_index_set_error (error, file, "tensor “%s”: “%s” is not a file in the "
-                                       "index's folder", name, shown);
-        }
-      g_hash_table_insert (weight_map, g_steal_pointer (&name), g_strndup (shard, shard_len));
-    }
-
-  return next == SAFETENSORS_JSON_NEXT_END;
-}
-
 /**
  * tool_index_parse:
  * @file: an index, `{"metadata": {"total_size": N}, "weight_map": {tensor: shard}}`
  * @weight_map: (element-type utf8 utf8): gets tensor name → shard name
  * @error: return location for a #GError
  *
- * Reads an index with the strict JSON scanner of the library's header
- * parser: a repeated member, a value of the wrong type or anything that
- * is not JSON is an error, rather than what json-glib lets through (the
- * last of repeated keys, numbers as doubles). Shards have to be plain
- * file names, in the index's folder. Only the index is read.
+ * Reads an index strictly, as safetensors_index_open() does, but without
+ * opening the shards (a PyTorch index names .bin files).
  *
  * Returns: %TRUE on success
  */
@@ -196,91 +80,26 @@ tool_index_parse (GFile       *file,
                   GHashTable  *weight_map,
                   GError     **error)
 {
-  g_autofree char *contents = NULL;
+  g_autofree char *text = NULL;
   g_autofree char *name = g_file_get_parse_name (file);
-  SafetensorsJsonScanner scanner;
-  SafetensorsJsonScanner *s = &scanner;
-  SafetensorsJsonNext next;
-  gboolean first = TRUE;
-  gboolean has_metadata = FALSE, has_weight_map = FALSE;
-  gboolean ok = FALSE;
-  const char *key;
-  gsize key_len;
+  g_autoptr(SafetensorsIndexContents) contents = NULL;
+  GHashTableIter iter;
+  gpointer tensor, shard;
   gsize length = 0;
 
-  if (!g_file_load_contents (file, NULL, &contents, &length, NULL, error))
+  if (!g_file_load_contents (file, NULL, &text, &length, NULL, error))
     return FALSE;
-  if (!g_utf8_validate_len (contents, length, NULL))
-    return tool_index_set_error (error, file, "not UTF-8");
+  contents = safetensors_index_contents_parse (name, text, length, error);
+  if (contents == NULL)
+    return FALSE;
 
-  safetensors_json_scanner_init (s, name, (const guint8 *) contents, length);
-
-  if (safetensors_json_scanner_peek (s) != '{')
+  g_hash_table_iter_init (&iter, contents->weight_map);
+  while (g_hash_table_iter_next (&iter, &tensor, &shard))
     {
-      tool_index_set_error (error, file, "not a JSON object");
-      goto out;
+      g_hash_table_iter_steal (&iter);
+      g_hash_table_insert (weight_map, tensor, shard);
     }
-  if (!safetensors_json_scanner_enter (s, error))
-    goto out;
-
-  while ((next = safetensors_json_scanner_next_member (s, &first, &key, &key_len, error)) ==
-         SAFETENSORS_JSON_NEXT_ITEM)
-    {
-      gboolean parsed;
-
-      if (key_is (key, key_len, "metadata"))
-        {
-          if (has_metadata)
-            {
-              tool_index_set_error (error, file, "“metadata” appears twice");
-              goto out;
-            }
-          has_metadata = TRUE;
-          parsed = parse_index_metadata (s, file, error);
-        }
-      else if (key_is (key, key_len, "weight_map"))
-        {
-          if (has_weight_map)
-            {
-              tool_index_set_error (error, file, "“weight_map” appears twice");
-              goto out;
-            }
-          has_weight_map = TRUE;
-          parsed = parse_weight_map (s, file, weight_map, error);
-        }
-      else
-        {
-          parsed = safetensors_json_scanner_skip_value (s, error);
-        }
-      if (!parsed)
-        goto out;
-    }
-  if (next == SAFETENSORS_JSON_NEXT_ERROR || !safetensors_json_scanner_finish (s, error))
-    goto out;
-
-  if (!has_weight_map)
-    tool_index_set_error (error, file, "no “weight_map” object");
-  else
-    ok = TRUE;
-
-out:
-  safetensors_json_scanner_clear (s);
-  /* The scanner speaks of headers: this is an index. */
-  if (!ok && error != NULL && g_error_matches (*error, SAFETENSORS_ERROR,
-                                               SAFETENSORS_ERROR_INVALID_JSON))
-    {
-      g_autofree char *prefix = g_strconcat (name, ": invalid JSON in header", NULL);
-
-      if (g_str_has_prefix ((*error)->message, prefix))
-        {
-          char *message = g_strconcat (name, ": invalid JSON", (*error)->message + strlen (prefix),
-                                       NULL);
-
-          g_free ((*error)->message);
-          (*error)->message = message;
-        }
-    }
-  return ok;
+  return TRUE;
 }
 
 /* ------------------------------------------------------------------ */

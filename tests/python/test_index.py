@@ -209,6 +209,54 @@ def test_malformed_index(shards, text):
     open_fails(path, Safetensors.error_quark(), Safetensors.Error.INVALID_DATA)
 
 
+# What json-glib would let through: the index is read as strictly as a
+# header. Each case changes the real index in one place.
+@pytest.mark.parametrize('change, words', [
+    (lambda t: t.replace('{', '{/* comment */', 1), 'invalid JSON in index'),
+    (lambda t: t.replace('"metadata"', "'metadata'", 1), 'invalid JSON in index'),
+    (lambda t: t.replace('"weight_map": {', '"weight_map": {"step": "x.safetensors", ', 1),
+     'appears twice'),
+    (lambda t: t.replace('"metadata": {', '"metadata": {"k": "1", "k": "2", ', 1), 'appears twice'),
+    (lambda t: t + '{}', 'invalid JSON in index'),
+    (lambda t: t.replace('"total_size": 222', '"total_size": 222.0'), 'total_size'),
+    (lambda t: t.replace('"total_size": 222', '"total_size": -222'), 'total_size'),
+    (lambda t: t.replace('"total_size": 222', '"total_size": "222"'), 'total_size'),
+    (lambda t: t.replace('"total_size": 222', '"total_size": 0x10'), 'invalid JSON in index'),
+    (lambda t: t.replace('"total_size": 222', '"total_size": 0222'), 'invalid JSON in index'),
+    (lambda t: t.replace('"metadata": {', '"metadata": {"deep": %s1%s, ' % ('[' * 100000, ']' * 100000), 1),
+     'invalid JSON in index'),
+    (lambda t: t.replace('"metadata": {', '"metadata": {"nul\\u0000key": 1, ', 1), 'NUL'),
+])
+def test_index_is_read_strictly(shards, change, words):
+    text = (shards / INDEX_NAME).read_text()
+    assert '"total_size": 222' in text
+    path = shards / 'bad.index.json'
+    path.write_text(change(text))
+    message = open_fails(path, Safetensors.error_quark(), Safetensors.Error.INVALID_DATA)
+    assert words in message, message
+    assert message.startswith(str(path) + ': ')
+
+
+def test_total_size_is_exact_to_64_bits(shards):
+    """json-glib reads 18446744073709551615 as -1: here it is the number
+    it says, and does not match the shards."""
+    text = (shards / INDEX_NAME).read_text()
+    path = shards / 'big.index.json'
+    path.write_text(text.replace('"total_size": 222', '"total_size": 18446744073709551615'))
+    message = open_fails(path, Safetensors.error_quark(), Safetensors.Error.INVALID_DATA)
+    assert '18446744073709551615' in message and '222' in message
+
+
+def test_metadata_values_keep_their_json_text(shards):
+    text = (shards / INDEX_NAME).read_text()
+    path = shards / 'meta.index.json'
+    path.write_text(text.replace('"metadata": {',
+                                 '"metadata": {"params": 1.5e3, "list": [1, "a"], "s": "x", ', 1))
+    index = Safetensors.Index.open(gfile(path), None)
+    metadata = dict(index.get_metadata())
+    assert metadata == {'params': '1.5e3', 'list': '[1, "a"]', 's': 'x', 'total_size': '222'}
+
+
 def test_index_file_missing(tmp_path):
     open_fails(tmp_path / 'missing.index.json', Gio.io_error_quark(), Gio.IOErrorEnum.NOT_FOUND)
 

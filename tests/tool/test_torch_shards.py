@@ -227,8 +227,8 @@ def test_tensor_in_two_shards(sharded, tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ('{"weight_map": {"tensor": "%s",}}', "invalid JSON at byte"),
-    ('{"weight_map": {"tensor": "%s"}} x', "invalid JSON at byte"),
+    ('{"weight_map": {"tensor": "%s",}}', "invalid JSON in index at byte"),
+    ('{"weight_map": {"tensor": "%s"}} x', "invalid JSON in index at byte"),
     ('[]', "not a JSON object"),
     ('{"metadata": {}}', "no “weight_map” object"),
     ('{"weight_map": [], "x": "%s"}', "“weight_map” is not an object"),
