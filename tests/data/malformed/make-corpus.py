@@ -822,12 +822,15 @@ def index_cases():
     add("invalid-data", "top-level-string", b'"weight_map"')
     add("invalid-data", "comment", b"/* c */ " + index_text(MAP))
     add("invalid-data", "single-quoted", index_text(MAP).replace(b'"', b"'"))
-    # json-glib recurses without a limit (about 100 000 levels crash it):
-    # more than 128 are refused before it runs.
+    # json-glib, which read indexes before, crashed at about 100 000
+    # levels; 128 are refused.
     add("invalid-data", "nested-129", b'{"metadata": {"x": ' + b"[" * 127 + b"]" * 127
         + b'}, "weight_map": {}}')
     add("invalid-data", "nested-with-brackets-in-strings", b'{"weight_map": {}, "x": '
         + b'["]", ' * 129 + b"0" + b"]" * 129 + b"}")
+    add("invalid-data", "repeated-tensor", b'{"weight_map": {"a": "%s", "a": "%s", "b": "%s", "c": "%s"}}'
+        % (S1.encode(), S1.encode(), S1.encode(), S2.encode()))
+    add("invalid-data", "repeated-weight-map", b'{"weight_map": {}, "weight_map": {}}')
     add("invalid-data", "metadata-not-object", b'{"metadata": 9, "weight_map": {}}')
     add("invalid-data", "total-size-string", index_text(MAP, "9"))
     add("invalid-data", "total-size-negative", index_text(MAP, -9))
@@ -1005,7 +1008,8 @@ def main():
     cases = {**safetensors_cases(), **npy_cases(), **torch_cases()}
 
     stale = [n for n in os.listdir(HERE)
-             if n.endswith((".safetensors", ".npy", ".pt")) and n not in cases]
+             if n.endswith((".safetensors", ".npy", ".pt")) and n not in cases
+             and os.path.isfile(os.path.join(HERE, n))]
     for name in stale:
         os.unlink(os.path.join(HERE, name))
 
