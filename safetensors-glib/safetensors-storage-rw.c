@@ -229,6 +229,23 @@ safetensors_storage_rw_sync (SafetensorsStorage  *storage,
 /* An empty safetensors file, as the reference writer makes it. */
 static const char empty_file[16] = "\x08\0\0\0\0\0\0\0{}      ";
 
+static gboolean
+sync_new_file (int          fd,
+               const char  *path,
+               const char  *display_name,
+               GError     **error)
+{
+  if (fsync (fd) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "%s: cannot sync: %s", display_name, g_strerror (saved_errno));
+      return FALSE;
+    }
+  return safetensors_fsync_directory_of (path, error);
+}
+
 SafetensorsStorage *
 safetensors_storage_open_rw (GFile         *file,
                              gboolean       create,
@@ -302,8 +319,11 @@ safetensors_storage_open_rw (GFile         *file,
   /* A new (empty) file becomes a valid empty safetensors file. */
   if (create && st.st_size == 0)
     {
+      /* Durable before any commit relies on it: a journal records the
+       * old bytes it overwrites, not that the file exists. */
       if (!safetensors_pwrite_all (fd, display_name, 0, (const guint8 *) empty_file,
-                                   sizeof empty_file, cancellable, error))
+                                   sizeof empty_file, cancellable, error) ||
+          !sync_new_file (fd, path, display_name, error))
         {
           close (fd);
           return NULL;

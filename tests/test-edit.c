@@ -936,8 +936,17 @@ test_wait_for_lock (void)
   g_autofree char *path = make_abc (SAFETENSORS_OPEN_FLAGS_READ_WRITE);
   g_autoptr(SafetensorsFile) file = open_rw (path, SAFETENSORS_OPEN_FLAGS_READ_WRITE);
   Waiter waiter = { path, 0 };
-  GThread *thread = g_thread_new ("waiter", open_waiting, &waiter);
+  GThread *thread;
 
+  /* Valgrind 3.19 runs fcntl (F_OFD_SETLKW) holding its lock on all
+   * threads, so the waiter would block the thread it waits for. */
+  if (g_getenv ("SAFETENSORS_TEST_UNDER_VALGRIND") != NULL)
+    {
+      g_test_skip ("valgrind does not know that F_OFD_SETLKW blocks");
+      return;
+    }
+
+  thread = g_thread_new ("waiter", open_waiting, &waiter);
   g_usleep (200 * 1000);
   g_assert_cmpint (g_atomic_int_get (&waiter.done), ==, 0);
   safetensors_file_close (file, NULL, &error);
