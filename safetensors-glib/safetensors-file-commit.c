@@ -483,8 +483,15 @@ commit_job_change_file (CommitJob     *job,
                         GCancellable  *cancellable,
                         GError       **error)
 {
-  g_autofree guint8 *buffer = g_malloc (MOVE_CHUNK);
+  g_autofree guint8 *buffer = NULL;
   int fd = safetensors_storage_rw_get_fd (job->storage);
+  gsize buffer_size = 1;
+
+  /* No larger than the largest move: most commits move little or nothing. */
+  for (guint i = 0; i < job->plan.moves->len; i++)
+    buffer_size = MAX (buffer_size, MIN (g_array_index (job->plan.moves, SafetensorsMove, i).len,
+                                         MOVE_CHUNK));
+  buffer = g_malloc (buffer_size);
 
   if (!safetensors_journal_write_hot (journal_path, fd, job->old_size, job->saved,
                                       cancellable, error))

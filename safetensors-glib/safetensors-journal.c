@@ -135,7 +135,15 @@ write_journal (const char               *journal_path,
       !journal_append_u64 (&writer, n_ranges, error))
     goto out;
 
-  buffer = g_malloc (JOURNAL_CHUNK);
+  /* No larger than the largest range saved. */
+  {
+    gsize buffer_size = 1;
+
+    for (guint i = 0; i < n_ranges; i++)
+      buffer_size = MAX (buffer_size, MIN (g_array_index (ranges, SafetensorsRange, i).len,
+                                           JOURNAL_CHUNK));
+    buffer = g_malloc (buffer_size);
+  }
   for (guint i = 0; i < n_ranges; i++)
     {
       const SafetensorsRange *range = &g_array_index (ranges, SafetensorsRange, i);
