@@ -19,9 +19,9 @@ step () { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
 # A PyTorch checkpoint converted without Python: the pickle is read by a
 # whitelisting reader that executes nothing; the tied weight is kept once.
-step "$tool" import-pytorch tests/data/torch/model.pt "$work/converted.safetensors"
-step "$tool" ls "$work/converted.safetensors"
-step "$tool" meta "$work/converted.safetensors"
+step "$tool" import-pytorch tests/data/torch/model.pt "$work/model.safetensors"
+step "$tool" ls "$work/model.safetensors"
+step "$tool" meta "$work/model.safetensors"
 
 step "$tool" info "$example"
 step "$tool" ls "$example"
@@ -32,18 +32,24 @@ head -c -1 "$example" > "$work/broken.safetensors"
 step "$tool" validate "$example" "$work/broken.safetensors" || echo "(exit status $?: the damaged copy was caught)"
 
 # Editing in place: a copy of the example, edited without rewriting it.
+# The converted checkpoint, edited in place: each edit costs about what it
+# changes (--stats), the keep-free policy leaves freed space as holes.
 model="$work/model.safetensors"
-cp "$example" "$model"
 /usr/bin/python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.linspace(0, 1, 4096, dtype="<f4").reshape(64, 64))' "$work/extra.npy"
 step "$tool" du "$model"
-step "$tool" add --stats "$model" extra "$work/extra.npy"
-step "$tool" mv --stats "$model" hello greeting
+step "$tool" add --stats "$model" adapter.weight "$work/extra.npy"
+step "$tool" mv --stats "$model" fc.weight head.weight
 step "$tool" meta "$model" set demo "edited in place"
-step "$tool" rm --keep-free --stats "$model" embedding.weight
+step "$tool" rm --keep-free --stats "$model" base_t c64_t
 step "$tool" du "$model"
 step "$tool" compact --stats "$model"
 step "$tool" ls "$model"
 step "$tool" validate "$model"
+
+# Sharded: split into shards with an index, which the tools read as one
+# checkpoint.
+step "$tool" split --max-shard-size 10KB "$model" "$work/sharded"
+step "$tool" validate "$work/sharded/model.safetensors.index.json"
 
 printf '\n\033[1m$ /usr/bin/python3  # the seed example: NumPy views of the file, edited in place\033[0m\n'
 cp "$example" "$work/seed.safetensors"
