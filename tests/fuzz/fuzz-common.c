@@ -22,6 +22,13 @@ fuzz_init (void)
 }
 
 void
+fuzz_use_memory_tmpdir (void)
+{
+  if (g_getenv ("TMPDIR") == NULL && access ("/dev/shm", W_OK) == 0)
+    g_setenv ("TMPDIR", "/dev/shm", TRUE);
+}
+
+void
 fuzz_scratch_init (FuzzScratch *scratch)
 {
   g_autoptr(GError) error = NULL;

@@ -22,6 +22,11 @@ int  LLVMFuzzerTestOneInput (const uint8_t *data,
  * instrumented. */
 void fuzz_init              (void);
 
+/* Every commit and import syncs its files: targets that write keep them
+ * in memory, in /dev/shm, unless TMPDIR says otherwise. Call before
+ * anything asks for the temporary folder. */
+void fuzz_use_memory_tmpdir (void);
+
 /* One scratch file per process, rewritten for every input. It is unlinked
  * at once and reached through /proc/self/fd, so that a crashing fuzzer
  * leaves nothing behind. */

@@ -48,9 +48,7 @@ LLVMFuzzerInitialize (int    *argc,
                       char ***argv)
 {
   fuzz_init ();
-  /* Every commit syncs: a file system in memory keeps this fast. */
-  if (g_getenv ("TMPDIR") == NULL && access ("/dev/shm", W_OK) == 0)
-    g_setenv ("TMPDIR", "/dev/shm", TRUE);
+  fuzz_use_memory_tmpdir ();
   path = g_build_filename (test_tmpdir (), "edit.safetensors", NULL);
   file_name = g_path_get_basename (path);
   return 0;

@@ -32,9 +32,7 @@ LLVMFuzzerInitialize (int    *argc,
                       char ***argv)
 {
   fuzz_init ();
-  /* Every output is synced: a file system in memory keeps this fast. */
-  if (g_getenv ("TMPDIR") == NULL && access ("/dev/shm", W_OK) == 0)
-    g_setenv ("TMPDIR", "/dev/shm", TRUE);
+  fuzz_use_memory_tmpdir ();
   fuzz_scratch_init (&scratch);
   out_dir = fuzz_torch_make_out_dir ();
   return 0;
