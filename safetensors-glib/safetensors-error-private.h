@@ -16,4 +16,10 @@ gboolean safetensors_set_invalid_data (GError     **error,
                                        const char  *format,
                                        ...) G_GNUC_PRINTF (2, 3);
 
+/* The same, the message starting with "@display_name: ". */
+gboolean safetensors_set_invalid_data_for (GError     **error,
+                                           const char  *display_name,
+                                           const char  *format,
+                                           ...) G_GNUC_PRINTF (3, 4);
+
 G_END_DECLS

@@ -29,3 +29,21 @@ safetensors_set_invalid_data (GError     **error,
   va_end (args);
   return FALSE;
 }
+
+gboolean
+safetensors_set_invalid_data_for (GError     **error,
+                                  const char  *display_name,
+                                  const char  *format,
+                                  ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_DATA, "%s: %s",
+               display_name, message);
+  return FALSE;
+}

@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#include "safetensors-error.h"
+#include "safetensors-error-private.h"
 #include "safetensors-index-private.h"
 #include "safetensors-json-scanner-private.h"
 
@@ -23,30 +23,6 @@ safetensors_index_contents_free (SafetensorsIndexContents *contents)
   g_clear_pointer (&contents->weight_map, g_hash_table_unref);
   g_clear_pointer (&contents->metadata, g_hash_table_unref);
   g_free (contents);
-}
-
-static gboolean
-invalid (GError     **error,
-         const char  *display_name,
-         const char  *format,
-         ...) G_GNUC_PRINTF (3, 4);
-
-static gboolean
-invalid (GError     **error,
-         const char  *display_name,
-         const char  *format,
-         ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-
-  g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_DATA, "%s: %s",
-               display_name, message);
-  return FALSE;
 }
 
 static gboolean
@@ -78,7 +54,8 @@ dup_name (SafetensorsJsonScanner  *s,
     {
       g_autofree char *shown = g_strndup (name, len);
 
-      invalid (error, s->display_name, "%s “%s…” holds a NUL character", what, shown);
+      safetensors_set_invalid_data_for (error, s->display_name, "%s “%s…” holds a NUL character",
+                                        what, shown);
       return NULL;
     }
   return g_strndup (name, len);
@@ -96,7 +73,8 @@ read_value_text (SafetensorsJsonScanner  *s,
   start = safetensors_json_scanner_get_offset (s);
   if (!safetensors_json_scanner_skip_value (s, error))
     return NULL;
-  return g_strndup ((const char *) s->start + start, safetensors_json_scanner_get_offset (s) - start);
+  return g_strndup ((const char *) s->start + start,
+                    safetensors_json_scanner_get_offset (s) - start);
 }
 
 static gboolean
@@ -111,7 +89,8 @@ read_total_size (SafetensorsJsonScanner    *s,
       !safetensors_json_scanner_read_number (s, &contents->total_size, &is_u64, error))
     return FALSE;
   if (!is_u64)
-    return invalid (error, s->display_name, "“total_size” is not a non-negative integer");
+    return safetensors_set_invalid_data_for (error, s->display_name,
+                                             "“total_size” is not a non-negative integer");
   contents->has_total_size = TRUE;
   return TRUE;
 }
@@ -132,7 +111,7 @@ read_metadata (SafetensorsJsonScanner    *s,
   if (c == 'n')
     return safetensors_json_scanner_read_literal (s, "null", error);
   if (c != '{')
-    return invalid (error, s->display_name, "“metadata” is not an object");
+    return safetensors_set_invalid_data_for (error, s->display_name, "“metadata” is not an object");
   if (!safetensors_json_scanner_enter (s, error))
     return FALSE;
 
@@ -145,7 +124,8 @@ read_metadata (SafetensorsJsonScanner    *s,
       if (name == NULL)
         return FALSE;
       if (g_hash_table_contains (contents->metadata, name))
-        return invalid (error, s->display_name, "metadata key “%s” appears twice", name);
+        return safetensors_set_invalid_data_for (error, s->display_name,
+                                                 "metadata key “%s” appears twice", name);
 
       if (g_str_equal (name, "total_size"))
         {
@@ -187,7 +167,8 @@ read_weight_map (SafetensorsJsonScanner    *s,
   gsize key_len;
 
   if (safetensors_json_scanner_peek (s) != '{')
-    return invalid (error, s->display_name, "“weight_map” is not an object");
+    return safetensors_set_invalid_data_for (error, s->display_name,
+                                             "“weight_map” is not an object");
   if (!safetensors_json_scanner_enter (s, error))
     return FALSE;
 
@@ -201,18 +182,22 @@ read_weight_map (SafetensorsJsonScanner    *s,
       if (name == NULL)
         return FALSE;
       if (g_hash_table_contains (contents->weight_map, name))
-        return invalid (error, s->display_name, "tensor “%s” appears twice in the weight map",
-                        name);
+        return safetensors_set_invalid_data_for (error, s->display_name,
+                                                 "tensor “%s” appears twice in the weight map",
+                                                 name);
       if (safetensors_json_scanner_peek (s) != '"')
-        return invalid (error, s->display_name, "the shard of tensor “%s” is not a string", name);
+        return safetensors_set_invalid_data_for (error, s->display_name,
+                                                 "the shard of tensor “%s” is not a string", name);
       if (!safetensors_json_scanner_read_string (s, &shard, &shard_len, error))
         return FALSE;
       if (!safetensors_index_is_shard_name (shard, shard_len))
         {
           g_autofree char *shown = g_strndup (shard, shard_len);
 
-          return invalid (error, s->display_name,
-                          "tensor “%s”: “%s” is not a file in the index's folder", name, shown);
+          return safetensors_set_invalid_data_for (error, s->display_name,
+                                                   "tensor “%s”: “%s” is not a file in the "
+                                                   "index's folder",
+                                                   name, shown);
         }
       g_hash_table_insert (contents->weight_map, g_steal_pointer (&name),
                            g_strndup (shard, shard_len));
@@ -233,7 +218,7 @@ read_index (SafetensorsJsonScanner    *s,
   gsize key_len;
 
   if (safetensors_json_scanner_peek (s) != '{')
-    return invalid (error, s->display_name, "not a JSON object");
+    return safetensors_set_invalid_data_for (error, s->display_name, "not a JSON object");
   if (!safetensors_json_scanner_enter (s, error))
     return FALSE;
 
@@ -245,14 +230,16 @@ read_index (SafetensorsJsonScanner    *s,
       if (key_is (key, key_len, "metadata"))
         {
           if (has_metadata)
-            return invalid (error, s->display_name, "“metadata” appears twice");
+            return safetensors_set_invalid_data_for (error, s->display_name,
+                                                     "“metadata” appears twice");
           has_metadata = TRUE;
           ok = read_metadata (s, contents, error);
         }
       else if (key_is (key, key_len, "weight_map"))
         {
           if (has_weight_map)
-            return invalid (error, s->display_name, "“weight_map” appears twice");
+            return safetensors_set_invalid_data_for (error, s->display_name,
+                                                     "“weight_map” appears twice");
           has_weight_map = TRUE;
           ok = read_weight_map (s, contents, error);
         }
@@ -267,7 +254,7 @@ read_index (SafetensorsJsonScanner    *s,
     return FALSE;
 
   if (!has_weight_map)
-    return invalid (error, s->display_name, "no “weight_map” object");
+    return safetensors_set_invalid_data_for (error, s->display_name, "no “weight_map” object");
   return TRUE;
 }
 
@@ -286,7 +273,7 @@ safetensors_index_contents_parse (const char  *display_name,
 
   if (!g_utf8_validate_len (text, len, NULL))
     {
-      invalid (error, display_name, "not UTF-8");
+      safetensors_set_invalid_data_for (error, display_name, "not UTF-8");
       return NULL;
     }
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "safetensors-error.h"
+#include "safetensors-error-private.h"
 #include "safetensors-index.h"
 #include "safetensors-index-private.h"
 
@@ -38,6 +38,7 @@ struct _SafetensorsIndex
   GObject     parent_instance;
 
   GFile      *file;
+  char       *display_name;
   guint64     total_size;
   GHashTable *weight_map;   /* tensor name → shard name */
   GHashTable *shards;       /* shard name → SafetensorsFile */
@@ -52,6 +53,7 @@ safetensors_index_finalize (GObject *object)
   SafetensorsIndex *self = SAFETENSORS_INDEX (object);
 
   g_clear_object (&self->file);
+  g_free (self->display_name);
   g_clear_pointer (&self->weight_map, g_hash_table_unref);
   g_clear_pointer (&self->shards, g_hash_table_unref);
   g_clear_pointer (&self->metadata, g_hash_table_unref);
@@ -73,30 +75,6 @@ safetensors_index_init (SafetensorsIndex *self)
   self->weight_map = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->shards = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-}
-
-static gboolean
-invalid (GError     **error,
-         GFile       *file,
-         const char  *format,
-         ...) G_GNUC_PRINTF (3, 4);
-
-static gboolean
-invalid (GError     **error,
-         GFile       *file,
-         const char  *format,
-         ...)
-{
-  g_autofree char *name = g_file_get_parse_name (file);
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-
-  g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_DATA, "%s: %s", name, message);
-  return FALSE;
 }
 
 /* Opens every shard the map names and checks that their tensors are the
@@ -125,9 +103,7 @@ open_shards (SafetensorsIndex  *self,
       shard = safetensors_file_open (location, SAFETENSORS_OPEN_FLAGS_NONE, cancellable, error);
       if (shard == NULL)
         {
-          g_autofree char *name = g_file_get_parse_name (self->file);
-
-          g_prefix_error (error, "%s: shard “%s”: ", name, (const char *) value);
+          g_prefix_error (error, "%s: shard “%s”: ", self->display_name, (const char *) value);
           return FALSE;
         }
       g_hash_table_insert (self->shards, g_strdup (value), shard);
@@ -146,11 +122,14 @@ open_shards (SafetensorsIndex  *self,
           g_autoptr(SafetensorsTensor) tensor = NULL;
 
           if (mapped == NULL)
-            return invalid (error, self->file, "tensor “%s” of shard “%s” is not in the weight map",
-                            names[i], (const char *) key);
+            return safetensors_set_invalid_data_for (error, self->display_name,
+                                                     "tensor “%s” of shard “%s” is not in the "
+                                                     "weight map", names[i], (const char *) key);
           if (!g_str_equal (mapped, key))
-            return invalid (error, self->file, "tensor “%s” is in shard “%s”, but the weight map "
-                            "says “%s”", names[i], (const char *) key, mapped);
+            return safetensors_set_invalid_data_for (error, self->display_name,
+                                                     "tensor “%s” is in shard “%s”, but the weight "
+                                                     "map says “%s”", names[i], (const char *) key,
+                                                     mapped);
 
           tensor = safetensors_file_lookup (value, names[i], NULL);
           size += safetensors_tensor_get_n_bytes (tensor);
@@ -161,8 +140,9 @@ open_shards (SafetensorsIndex  *self,
   g_hash_table_iter_init (&iter, self->weight_map);
   while (g_hash_table_iter_next (&iter, &key, &value))
     if (!safetensors_file_contains (g_hash_table_lookup (self->shards, value), key))
-      return invalid (error, self->file, "tensor “%s” is not in shard “%s”",
-                      (const char *) key, (const char *) value);
+      return safetensors_set_invalid_data_for (error, self->display_name,
+                                               "tensor “%s” is not in shard “%s”",
+                                               (const char *) key, (const char *) value);
 
   *out_size = size;
   return TRUE;
@@ -193,7 +173,6 @@ safetensors_index_open (GFile         *file,
   g_autoptr(SafetensorsIndex) self = NULL;
   g_autoptr(SafetensorsIndexContents) contents = NULL;
   g_autofree char *text = NULL;
-  g_autofree char *display_name = NULL;
   gboolean has_total_size;
   guint64 size = 0;
   gsize length = 0;
@@ -204,12 +183,12 @@ safetensors_index_open (GFile         *file,
 
   self = g_object_new (SAFETENSORS_TYPE_INDEX, NULL);
   self->file = g_object_ref (file);
+  self->display_name = g_file_get_parse_name (file);
 
   if (!g_file_load_contents (file, cancellable, &text, &length, NULL, error))
     return NULL;
 
-  display_name = g_file_get_parse_name (file);
-  contents = safetensors_index_contents_parse (display_name, text, length, error);
+  contents = safetensors_index_contents_parse (self->display_name, text, length, error);
   if (contents == NULL)
     return NULL;
   g_clear_pointer (&self->weight_map, g_hash_table_unref);
@@ -224,8 +203,9 @@ safetensors_index_open (GFile         *file,
 
   if (has_total_size && size != self->total_size)
     {
-      invalid (error, file, "“total_size” is %" G_GUINT64_FORMAT ", but the tensors take %"
-               G_GUINT64_FORMAT " bytes", self->total_size, size);
+      safetensors_set_invalid_data_for (error, self->display_name,
+                                        "“total_size” is %" G_GUINT64_FORMAT ", but the tensors "
+                                        "take %" G_GUINT64_FORMAT " bytes", self->total_size, size);
       return NULL;
     }
   self->total_size = size;
@@ -399,10 +379,8 @@ safetensors_index_lookup (SafetensorsIndex  *self,
   shard_name = g_hash_table_lookup (self->weight_map, tensor_name);
   if (shard_name == NULL)
     {
-      g_autofree char *name = g_file_get_parse_name (self->file);
-
       g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_TENSOR_NOT_FOUND,
-                   "%s: no tensor “%s”", name, tensor_name);
+                   "%s: no tensor “%s”", self->display_name, tensor_name);
       return NULL;
     }
 

@@ -11,7 +11,7 @@
 
 #include <glib/gstdio.h>
 
-#include "safetensors-error.h"
+#include "safetensors-error-private.h"
 #include "safetensors-index.h"
 #include "safetensors-index-private.h"
 #include "safetensors-sparse-private.h"
@@ -60,8 +60,7 @@ tool_index_set_error (GError      **error,
   message = g_strdup_vprintf (format, args);
   va_end (args);
 
-  g_set_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_INVALID_DATA, "%s: %s", name, message);
-  return FALSE;
+  return safetensors_set_invalid_data_for (error, name, "%s", message);
 }
 
 /**
