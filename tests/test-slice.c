@@ -238,6 +238,44 @@ test_sub_byte_size_one (gconstpointer user_data)
     }
 }
 
+/* Alignment is a property of where each run starts, not of the parts of
+ * that offset: in an F4 [4, 3, 3] tensor, t[1, 1:] is elements 12 to 17,
+ * bytes 6 to 8, although row 1 (element 9) and column 1 (element 3) start
+ * mid-byte. t[1:3, 1:] adds a run at element 21, which does not. */
+static void
+test_sub_byte_offset_sum (gconstpointer user_data)
+{
+  TestBackend backend = GPOINTER_TO_UINT (user_data);
+  guint8 data[18];
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(SafetensorsFile) file = NULL;
+  g_autoptr(SafetensorsTensor) t = NULL;
+  g_autoptr(SafetensorsSlice) aligned = NULL;
+  g_autoptr(SafetensorsSlice) misaligned = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+
+  for (guint i = 0; i < sizeof data; i++)
+    data[i] = (guint8) (i * 7 + 1);
+  path = test_write_safetensors ("{\"t\":{\"dtype\":\"F4\",\"shape\":[4,3,3],"
+                                 "\"data_offsets\":[0,18]}}", 0, data, sizeof data);
+  file = test_open (path, backend, &error);
+  g_assert_no_error (error);
+  t = safetensors_file_lookup (file, "t", &error);
+  g_assert_no_error (error);
+
+  aligned = safetensors_slice_parse ("1, 1:", &error);
+  g_assert_no_error (error);
+  bytes = safetensors_tensor_read_slice (t, aligned, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), data + 6, 3);
+
+  misaligned = safetensors_slice_parse ("1:3, 1:", &error);
+  g_assert_no_error (error);
+  g_assert_null (safetensors_tensor_read_slice (t, misaligned, NULL, NULL, NULL, &error));
+  g_assert_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_MISALIGNED_SLICE);
+}
+
 /* Python's slice.indices(), written the obvious way, as the model. */
 static void
 model_indices (gint64  start, gint64 stop, gint64 step, gint64 n,
@@ -387,6 +425,7 @@ main (int   argc,
   add_backend_test ("/safetensors/slice/errors", test_errors);
   add_backend_test ("/safetensors/slice/sub-byte", test_sub_byte);
   add_backend_test ("/safetensors/slice/sub-byte-size-one", test_sub_byte_size_one);
+  add_backend_test ("/safetensors/slice/sub-byte-offset-sum", test_sub_byte_offset_sum);
   add_backend_test ("/safetensors/slice/random-vs-model", test_random_against_model);
 
   return g_test_run ();
