@@ -63,6 +63,22 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SafetensorsHeader, safetensors_header_free)
 int                safetensors_tensor_info_compare_offsets (gconstpointer a,
                                                             gconstpointer b);
 
+/* The steps of safetensors_header_parse() (safetensors-header-validate.c):
+ * whether @text is UTF-8 as Rust sees it (NUL bytes allowed), with the
+ * offset of the first bad sequence; and, after parsing, the reference's
+ * Metadata::validate() on @header, which sorts its tensors by offsets and
+ * sets data_size and each n_elements. */
+gboolean           safetensors_header_validate_utf8    (const guint8       *text,
+                                                        gsize               len,
+                                                        gsize              *bad_offset);
+gboolean           safetensors_header_validate_tensors (const char         *display_name,
+                                                        SafetensorsHeader  *header,
+                                                        GError            **error);
+
+/* A copy of @str (valid UTF-8) cut after 200 characters, for messages:
+ * names come from the file and may be huge. */
+char              *safetensors_header_shorten_name     (const char         *str);
+
 /* Parses and validates the JSON text of a header (the N bytes after the
  * length prefix), applying every check of the reference in its order:
  * INVALID_HEADER (UTF-8), INVALID_JSON (syntax, schema, depth),
