@@ -5,7 +5,7 @@
 
 #pragma once
 
-#include <glib.h>
+#include <glib-object.h>
 
 G_BEGIN_DECLS
 
@@ -20,5 +20,12 @@ void safetensors_call_in_context (GMainContext   *context,
                                   GSourceFunc     func,
                                   gpointer        data,
                                   GDestroyNotify  notify);
+
+/* Notifies @pspec of @object: at once when @context is NULL (the work
+ * runs in the caller's thread), else from @context's loop, as above. For
+ * progress properties updated by a worker thread. */
+void safetensors_notify_in_context (GMainContext *context,
+                                    GObject      *object,
+                                    GParamSpec   *pspec);
 
 G_END_DECLS

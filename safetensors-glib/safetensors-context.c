@@ -19,3 +19,46 @@ safetensors_call_in_context (GMainContext   *context,
   g_source_attach (source, context);
   g_source_unref (source);
 }
+
+typedef struct
+{
+  GObject    *object;
+  GParamSpec *pspec;
+} Notification;
+
+static gboolean
+deliver_notification (gpointer data)
+{
+  Notification *notification = data;
+
+  g_object_notify_by_pspec (notification->object, notification->pspec);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+notification_free (gpointer data)
+{
+  Notification *notification = data;
+
+  g_object_unref (notification->object);
+  g_free (notification);
+}
+
+void
+safetensors_notify_in_context (GMainContext *context,
+                               GObject      *object,
+                               GParamSpec   *pspec)
+{
+  Notification *notification;
+
+  if (context == NULL)
+    {
+      g_object_notify_by_pspec (object, pspec);
+      return;
+    }
+
+  notification = g_new (Notification, 1);
+  notification->object = g_object_ref (object);
+  notification->pspec = pspec;
+  safetensors_call_in_context (context, deliver_notification, notification, notification_free);
+}

@@ -491,15 +491,6 @@ safetensors_pytorch_import_get_bytes_written (SafetensorsPytorchImport *self)
 /* Writing                                                            */
 /* ------------------------------------------------------------------ */
 
-static gboolean
-notify_bytes_written (gpointer data)
-{
-  SafetensorsPytorchImport *self = data;
-
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BYTES_WRITTEN]);
-  return G_SOURCE_REMOVE;
-}
-
 /* Called by the plan's writer, throttled already, in the writing thread. */
 static void
 progress (goffset  current,
@@ -509,11 +500,8 @@ progress (goffset  current,
   SafetensorsPytorchImport *self = user_data;
 
   __atomic_store_n (&self->bytes_written, (guint64) current, __ATOMIC_RELAXED);
-  if (self->notify_context == NULL)
-    notify_bytes_written (self);
-  else
-    safetensors_call_in_context (self->notify_context, notify_bytes_written,
-                                 g_object_ref (self), g_object_unref);
+  safetensors_notify_in_context (self->notify_context, G_OBJECT (self),
+                                 properties[PROP_BYTES_WRITTEN]);
 }
 
 static gboolean

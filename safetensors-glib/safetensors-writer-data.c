@@ -6,18 +6,8 @@
  * streams to the output, finishing (sync and async) and progress.
  */
 
-#include "safetensors-context-private.h"
 #include "safetensors-error.h"
 #include "safetensors-writer-private.h"
-
-static gboolean
-notify_bytes_written_in_context (gpointer data)
-{
-  SafetensorsWriter *self = data;
-
-  safetensors_writer_notify_bytes_written (self);
-  return G_SOURCE_REMOVE;
-}
 
 /* Counts written bytes and notifies, throttled: directly when finish() runs
  * in the caller's thread, through the caller's main context when a worker
@@ -32,13 +22,7 @@ progress_add (SafetensorsWriter *self,
   if (written != self->total_bytes && now - self->last_notify < 50000)
     return;
   self->last_notify = now;
-
-  if (self->notify_context == NULL)
-    safetensors_writer_notify_bytes_written (self);
-  else
-    safetensors_call_in_context (self->notify_context,
-                                 notify_bytes_written_in_context,
-                                 g_object_ref (self), g_object_unref);
+  safetensors_writer_notify_bytes_written (self);
 }
 
 static guint64

@@ -63,6 +63,7 @@ gboolean safetensors_writer_check_state   (SafetensorsWriter  *self,
                                            const char         *what,
                                            GError            **error);
 void     safetensors_writer_fail          (SafetensorsWriter  *self);
+/* Notifies bytes-written, through notify_context when a worker writes. */
 void     safetensors_writer_notify_bytes_written (SafetensorsWriter *self);
 
 /* safetensors-writer-data.c */

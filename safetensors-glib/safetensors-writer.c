@@ -40,6 +40,7 @@
  * Since: 1.0
  */
 
+#include "safetensors-context-private.h"
 #include "safetensors-writer-private.h"
 
 
@@ -611,7 +612,8 @@ safetensors_writer_begin_stream (SafetensorsWriter  *self,
 void
 safetensors_writer_notify_bytes_written (SafetensorsWriter *self)
 {
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BYTES_WRITTEN]);
+  safetensors_notify_in_context (self->notify_context, G_OBJECT (self),
+                                 properties[PROP_BYTES_WRITTEN]);
 }
 
 /**
