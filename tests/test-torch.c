@@ -324,12 +324,68 @@ test_missing_input (void)
   remove_folder (folder);
 }
 
+/* Patches one central directory entry (@entry, 46 bytes of fixed fields
+ * then @name); TRUE when it changed it. */
+typedef gboolean (*EntryPatch) (guint8     *entry,
+                                const char *name,
+                                guint16     name_len);
+
+/* Copies fixture @fixture to @path with @patch applied to its central
+ * directory entries; at least one must have been patched. */
+static void
+write_patched_copy (const char  *fixture,
+                    const char  *path,
+                    EntryPatch   patch)
+{
+  g_autofree char *input = data_path (fixture);
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize len = 0;
+  guint n_patched = 0;
+
+  g_file_get_contents (input, &contents, &len, &error);
+  g_assert_no_error (error);
+  for (gsize i = 0; i + 46 < len; i++)
+    {
+      guint8 *entry = (guint8 *) contents + i;
+      guint16 name_len = entry[28] | (entry[29] << 8);
+
+      if (memcmp (entry, "PK\x01\x02", 4) == 0 && i + 46 + name_len <= len &&
+          patch (entry, (const char *) entry + 46, name_len))
+        n_patched++;
+    }
+  g_assert_cmpuint (n_patched, >, 0);
+  g_file_set_contents (path, contents, len, &error);
+  g_assert_no_error (error);
+}
+
+/* Spoils the CRC of data/0. */
+static gboolean
+spoil_first_crc (guint8     *entry,
+                 const char *name,
+                 guint16     name_len)
+{
+  if (name_len < 7 || memcmp (name + name_len - 7, "/data/0", 7) != 0)
+    return FALSE;
+  entry[16] ^= 0xff;
+  return TRUE;
+}
+
+/* Says the entry starts on disk 1. */
+static gboolean
+set_disk_number (guint8     *entry,
+                 const char *name,
+                 guint16     name_len)
+{
+  entry[34] = 1;
+  return TRUE;
+}
+
 /* A failure while the data are written (a deflated storage with a bad
  * CRC): the writer is aborted, an existing destination survives. */
 static void
 test_failure_while_writing (void)
 {
-  g_autofree char *input = data_path ("model_deflate.pt");
   g_autofree char *folder = make_folder ();
   g_autofree char *broken = g_build_filename (folder, "broken.pt", NULL);
   g_autofree char *output = g_build_filename (folder, "out.safetensors", NULL);
@@ -338,28 +394,8 @@ test_failure_while_writing (void)
   g_autoptr(GError) error = NULL;
   g_autofree char *contents = NULL;
   gsize len = 0;
-  gboolean found = FALSE;
 
-  g_file_get_contents (input, &contents, &len, &error);
-  g_assert_no_error (error);
-  /* Find the central directory entry of data/0 and spoil its CRC. */
-  for (gsize i = 0; i + 46 < len; i++)
-    {
-      guint8 *p = (guint8 *) contents + i;
-      guint16 name_len;
-
-      if (memcmp (p, "PK\x01\x02", 4) != 0)
-        continue;
-      name_len = p[28] | (p[29] << 8);
-      if (name_len >= 7 && memcmp (p + 46 + name_len - 7, "/data/0", 7) == 0)
-        {
-          p[16] ^= 0xff;
-          found = TRUE;
-        }
-    }
-  g_assert_true (found);
-  g_file_set_contents (broken, contents, len, &error);
-  g_assert_no_error (error);
+  write_patched_copy ("model_deflate.pt", broken, spoil_first_crc);
   g_file_set_contents (output, "old", 3, &error);
   g_assert_no_error (error);
 
@@ -368,7 +404,6 @@ test_failure_while_writing (void)
   g_assert_nonnull (strstr (error->message, "fails its CRC check"));
   g_assert_nonnull (strstr (error->message, ": tensor “"));
   g_clear_error (&error);
-  g_clear_pointer (&contents, g_free);
   g_file_get_contents (output, &contents, &len, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (contents, ==, "old");
@@ -382,29 +417,14 @@ test_failure_while_writing (void)
 static void
 test_multi_volume_entry (void)
 {
-  g_autofree char *input = data_path ("tensor.pt");
   g_autofree char *folder = make_folder ();
   g_autofree char *broken = g_build_filename (folder, "broken.pt", NULL);
   g_autofree char *output = g_build_filename (folder, "out.safetensors", NULL);
   g_autoptr(GFile) source = g_file_new_for_path (broken);
   g_autoptr(GFile) destination = g_file_new_for_path (output);
   g_autoptr(GError) error = NULL;
-  g_autofree char *contents = NULL;
-  gsize len = 0;
-  guint n_found = 0;
 
-  g_file_get_contents (input, &contents, &len, &error);
-  g_assert_no_error (error);
-  for (gsize i = 0; i + 46 < len; i++)
-    if (memcmp (contents + i, "PK\x01\x02", 4) == 0)
-      {
-        /* The disk number where the entry starts. */
-        contents[i + 34] = 1;
-        n_found++;
-      }
-  g_assert_cmpuint (n_found, >, 0);
-  g_file_set_contents (broken, contents, len, &error);
-  g_assert_no_error (error);
+  write_patched_copy ("tensor.pt", broken, set_disk_number);
 
   g_assert_false (safetensors_import_pytorch (source, destination, 0, NULL, NULL, &error));
   g_assert_error (error, SAFETENSORS_ERROR, SAFETENSORS_ERROR_UNSUPPORTED);
